@@ -1,0 +1,86 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace herald::config {
+
+// Every setting herald reads, with its embedded default. Loaded once at start (see load.hpp) and
+// then passed by const reference; nothing changes it afterwards.
+
+struct ServerSettings {
+    std::string listen = "127.0.0.1:8080";
+    int io_threads = 0;  // 0: one per core
+    int max_connections = 1024;
+    std::chrono::milliseconds header_timeout{10000};  // to read a request's headers
+    std::chrono::milliseconds body_timeout{30000};    // to read a request's body
+    std::chrono::milliseconds idle_timeout{60000};    // keep-alive connection with no request
+    std::size_t max_header_bytes = 16 * 1024;
+    std::size_t max_body_bytes = 1024 * 1024;
+    std::chrono::milliseconds drain_timeout{10000};  // SIGTERM: finish in-flight requests
+};
+
+struct LimitSettings {
+    int max_json_depth = 64;  // nesting levels of arrays/objects in a request body
+    int max_recipients = 100;  // to + cc + bcc
+    std::size_t max_subject_bytes = 4096;
+    std::size_t max_header_value_bytes = 4096;
+    int max_headers = 50;
+};
+
+struct StoreSettings {
+    std::string url = "sqlite:./var/herald.db";  // sqlite:PATH
+    int max_batch = 256;                          // writes sharing one commit
+    int max_queue = 10000;                        // writes waiting for the writer thread
+    std::chrono::milliseconds busy_timeout{5000};
+};
+
+struct SmtpSettings {
+    std::string user;      // secret-adjacent: from config or HERALD_SMTP_USER only
+    std::string password;  // secret: from config or HERALD_SMTP_PASSWORD only
+    std::string starttls = "opportunistic";  // off | opportunistic | required
+    bool verify_tls = true;
+    std::string helo;  // empty: curl's default
+};
+
+struct HttpTransportSettings {
+    std::string token;  // secret: bearer token for the email API
+    bool verify_tls = true;
+};
+
+struct DeliverySettings {
+    std::string transport = "maildir:./var/mail";  // maildir:PATH | smtp[s]://host:port | http[s]://…
+    int concurrency = 16;  // sends in flight at once
+    int max_attempts = 8;
+    std::chrono::milliseconds backoff_base{1000};
+    std::chrono::milliseconds backoff_max{300000};
+    std::chrono::milliseconds attempt_timeout{30000};
+    std::chrono::milliseconds lease{60000};
+    std::chrono::milliseconds poll_interval{500};
+    std::string message_id_domain;  // empty: the host name
+    SmtpSettings smtp;
+    HttpTransportSettings http;
+};
+
+struct AuthSettings {
+    std::map<std::string, std::string> api_keys;  // secret key -> client name; empty: auth off
+};
+
+struct LogSettings {
+    std::string level = "info";  // debug | info | warn | error
+};
+
+struct Settings {
+    ServerSettings server;
+    LimitSettings limits;
+    StoreSettings store;
+    DeliverySettings delivery;
+    AuthSettings auth;
+    LogSettings log;
+    std::string templates_dir;  // named templates: DIR/NAME/{subject,text,html}.mustache
+};
+
+}  // namespace herald::config

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mail/message.hpp"
+
+namespace herald::delivery {
+
+// How one attempt ended, from herald's point of view.
+enum class AttemptOutcome {
+    sent,       // the provider accepted the message
+    transient,  // refused or failed in a way worth retrying (429, 5xx, SMTP 4xx, no connection)
+    permanent,  // refused for good (4xx other than 408/429, SMTP 5xx, an address it cannot carry)
+    ambiguous,  // the request may have reached the provider but no answer came back
+};
+
+std::string_view to_string(AttemptOutcome outcome);
+
+struct SendResult {
+    AttemptOutcome outcome = AttemptOutcome::transient;
+    std::string detail;  // short, human-readable, never contains credentials or the body
+    int status_code = 0;  // HTTP status or SMTP reply code when one was received
+    std::optional<std::chrono::milliseconds> retry_after;  // provider asked to wait this long
+};
+
+// One delivery attempt's input. `mime` is the composed RFC 5322 message (CRLF line ends);
+// `message` is the same content as fields, for transports that post JSON.
+struct OutboundMessage {
+    std::string notification_id;
+    int attempt = 1;
+    mail::Message message;
+    std::string mime;
+    std::chrono::milliseconds timeout{30000};
+};
+
+// A way to hand a message to a provider. `send` returns at once; `done` runs exactly once, on a
+// thread owned by the transport (never the caller's I/O thread), also when the transport stops.
+// Implementations are thread-safe and keep no reference to the caller after `done` runs.
+class Transport {
+public:
+    using Done = std::function<void(SendResult)>;
+
+    virtual ~Transport() = default;
+    virtual std::string_view name() const = 0;
+    virtual void send(std::shared_ptr<const OutboundMessage> message, Done done) = 0;
+    // Fails every queued send (as transient) and joins the transport's threads. Idempotent.
+    virtual void stop() = 0;
+};
+
+}  // namespace herald::delivery

@@ -1,0 +1,148 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include "core/time.hpp"
+
+namespace herald::store {
+
+using core::UnixMs;
+
+// Lifecycle of a notification. `queued` and `retrying` have an outbox entry (due for delivery);
+// `sending` has a leased outbox entry; the rest are final and have none.
+enum class Status { queued, sending, sent, retrying, failed, expired, cancelled };
+
+std::string_view to_string(Status status);
+std::optional<Status> parse_status(std::string_view text);
+
+// Errors the store reports as values.
+enum class StoreError {
+    stale_lease = 1,  // the fencing token no longer matches: another owner holds the entry
+    not_found,        // no such notification (or the client may not see it)
+    unavailable,      // the database failed (I/O error, disk full, locked past its timeout)
+    overloaded,       // the writer's queue is full; try again later
+    shutting_down,    // the store is stopping and takes no new work
+};
+const boost::system::error_category& store_category();
+boost::system::error_code make_error_code(StoreError e);
+
+// What intake hands the store: the notification and its outbox entry, written in one
+// transaction. `payload` is opaque to the store (herald's canonical JSON of the message).
+struct NewNotification {
+    std::string id;
+    std::string client;  // the API client that owns it; "" when authentication is off
+    std::string message_id;
+    std::string payload;
+    UnixMs created_at = 0;
+    UnixMs due_at = 0;
+};
+
+struct AttemptView {
+    int number = 0;
+    UnixMs started_at = 0;
+    UnixMs finished_at = 0;
+    std::string outcome;  // sent, transient, permanent, ambiguous
+    std::string detail;
+};
+
+struct NotificationView {
+    std::string id;
+    std::string client;
+    Status status = Status::queued;
+    std::string message_id;
+    int attempts = 0;
+    UnixMs created_at = 0;
+    UnixMs updated_at = 0;
+    std::optional<UnixMs> sent_at;
+    std::optional<UnixMs> next_attempt_at;
+    std::string last_error;
+    std::vector<AttemptView> attempt_log;  // filled by find(), oldest first; empty after insert
+};
+
+// A claim of due outbox entries by one dispatcher, leased until `now + lease_ms`.
+struct ClaimRequest {
+    std::string owner;
+    UnixMs now = 0;
+    int limit = 0;
+    std::int64_t lease_ms = 0;
+};
+
+// An outbox entry leased to the claimer. `lease_token` is a fencing token: it increases with
+// every claim of that entry, and only the holder of the newest token may record an outcome.
+struct ClaimedEntry {
+    std::string id;
+    std::string client;
+    std::string message_id;
+    std::string payload;
+    int attempts = 0;  // attempts made before this one
+    UnixMs created_at = 0;
+    std::int64_t lease_token = 0;
+    bool taken_over = false;  // the previous lease expired without an outcome being recorded
+};
+
+// The outcome of one delivery attempt and what becomes of the notification.
+struct AttemptRecord {
+    std::string id;
+    std::int64_t lease_token = 0;
+    UnixMs started_at = 0;
+    UnixMs finished_at = 0;
+    std::string outcome;  // sent, transient, permanent, ambiguous
+    std::string detail;
+    Status next_status = Status::sent;  // sent, retrying (with next_due_at), failed, expired
+    UnixMs next_due_at = 0;
+};
+
+// The store of notifications and their outbox. Implementations run every database call on
+// threads of their own, never on the caller's: each method queues the work and returns at once,
+// and the callback runs later on a store thread, exactly once (also on error or at shutdown).
+// Callers that live on an I/O thread hop back with core::await_callback.
+//
+// Writes are committed in batches (group commit); an insert's callback runs only after its
+// transaction is durable on disk. Implementations are thread-safe.
+class Store {
+public:
+    template <typename T>
+    using Callback = std::function<void(boost::system::result<T>)>;
+
+    virtual ~Store() = default;
+
+    // Creates the notification and its outbox entry in one transaction.
+    virtual void insert(NewNotification notification, Callback<NotificationView> done) = 0;
+
+    // Reads one notification with its attempts. `client` limits the lookup to that client's
+    // notifications unless it is empty. An unknown id gives not_found.
+    virtual void find(std::string id, std::string client, Callback<NotificationView> done) = 0;
+
+    // Leases up to `limit` outbox entries that are due (or whose lease expired), oldest first,
+    // setting their status to `sending`.
+    virtual void claim_due(ClaimRequest request, Callback<std::vector<ClaimedEntry>> done) = 0;
+
+    // Records an attempt and moves the notification to `record.next_status`, removing or
+    // rescheduling its outbox entry. stale_lease when the token is not the newest.
+    virtual void record_attempt(AttemptRecord record, Callback<void> done) = 0;
+
+    // Gives back every lease `owner` holds without recording an attempt: those entries become
+    // due at once for whoever claims next. Used at shutdown.
+    virtual void release_leases(std::string owner, Callback<int> done) = 0;
+
+    // Succeeds when the database answers a trivial query.
+    virtual void ping(Callback<void> done) = 0;
+
+    // Stops taking work, finishes what is queued, and joins the store's threads. Idempotent.
+    virtual void shutdown() = 0;
+};
+
+}  // namespace herald::store
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<herald::store::StoreError> : std::true_type {};
+}  // namespace boost::system
