@@ -1,5 +1,7 @@
 #pragma once
 
+#include "mail/message.hpp"
+
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -7,8 +9,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "mail/message.hpp"
 
 namespace herald::delivery {
 
@@ -24,7 +24,7 @@ std::string_view to_string(AttemptOutcome outcome);
 
 struct SendResult {
     AttemptOutcome outcome = AttemptOutcome::transient;
-    std::string detail;  // short, human-readable, never contains credentials or the body
+    std::string detail;   // short, human-readable, never contains credentials or the body
     int status_code = 0;  // HTTP status or SMTP reply code when one was received
     std::optional<std::chrono::milliseconds> retry_after;  // provider asked to wait this long
 };
@@ -43,7 +43,7 @@ struct OutboundMessage {
 // thread owned by the transport (never the caller's I/O thread), also when the transport stops.
 // Implementations are thread-safe and keep no reference to the caller after `done` runs.
 class Transport {
-public:
+  public:
     using Done = std::function<void(SendResult)>;
 
     virtual ~Transport() = default;

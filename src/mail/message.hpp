@@ -1,13 +1,13 @@
 #pragma once
 
+#include <boost/json/value.hpp>
+#include <boost/system/result.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/json/value.hpp>
-#include <boost/system/result.hpp>
 
 namespace herald::mail {
 
@@ -34,21 +34,30 @@ struct Message {
     std::vector<Mailbox> bcc;
     std::vector<Mailbox> reply_to;
     std::string subject;
-    std::string text;  // empty when absent
-    std::string html;  // empty when absent
+    std::string text;                                          // empty when absent
+    std::string html;                                          // empty when absent
     std::vector<std::pair<std::string, std::string>> headers;  // extra headers, in order
-    std::string message_id;  // "local@domain", without angle brackets
+    std::string message_id;    // "local@domain", without angle brackets
     std::int64_t date_ms = 0;  // the Date header (Unix milliseconds), fixed at intake
 
-    // Every envelope recipient: to, then cc, then bcc.
+    // Every envelope recipient: to, then cc, then bcc, each address once (first occurrence
+    // wins; addresses compare as stored, domains being lower-case already).
     std::vector<std::string> recipients() const;
 };
 
-// The canonical JSON form used for storage and for the http transport (keys in a fixed order).
+// The canonical JSON form used for storage and for the http transport (keys in a fixed order):
+//   {"from":{"name":"…","address":"…"},
+//    "to":[mailbox…],"cc":[mailbox…],"bcc":[mailbox…],"reply_to":[mailbox…],
+//    "subject":"…","text":"…","html":"…",
+//    "headers":[["Name","value"],…],          // an array of pairs: order and repeats are kept
+//    "message_id":"local@domain","date_ms":1764787565123}
+// Every key is always written; absent text/html and empty lists are "" and [].
 boost::json::object to_json(const Message& message);
 
-// Reads what to_json wrote. Fails (with a description) on a missing or mistyped field; it does
-// not re-validate addresses, which were validated before the message was stored.
+// Reads what to_json wrote. Fails (with a one-line description) on a mistyped field or a missing
+// from, to, subject, message_id or date_ms; cc, bcc, reply_to, text, html and headers read as
+// empty when absent, and a mailbox's "name" as "". It does not re-validate addresses, which
+// were validated before the message was stored.
 boost::system::result<Message, std::string> message_from_json(const boost::json::value& json);
 
 }  // namespace herald::mail

@@ -30,6 +30,7 @@ enum class StoreError {
     unavailable,      // the database failed (I/O error, disk full, locked past its timeout)
     overloaded,       // the writer's queue is full; try again later
     shutting_down,    // the store is stopping and takes no new work
+    already_exists,   // a notification with this id (or client and idempotency key) exists
 };
 const boost::system::error_category& store_category();
 boost::system::error_code make_error_code(StoreError e);
@@ -104,6 +105,9 @@ struct AttemptRecord {
 // threads of their own, never on the caller's: each method queues the work and returns at once,
 // and the callback runs later on a store thread, exactly once (also on error or at shutdown).
 // Callers that live on an I/O thread hop back with core::await_callback.
+// One exception: work refused at once (overloaded, shutting_down) has its callback run on the
+// caller's thread before the method returns, so a callback must not take a lock its caller holds.
+// Callbacks must not throw, and must not call shutdown() (it would join the calling thread).
 //
 // Writes are committed in batches (group commit); an insert's callback runs only after its
 // transaction is durable on disk. Implementations are thread-safe.

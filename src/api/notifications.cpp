@@ -1,0 +1,258 @@
+#include "api/notifications.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include "core/await_callback.hpp"
+#include "core/ids.hpp"
+#include "core/time.hpp"
+#include "mail/message.hpp"
+
+namespace herald::api {
+namespace {
+
+using Field = boost::beast::http::field;
+using http::Response;
+using http::Status;
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    }
+    return diff == 0;
+}
+
+bool is_json_content_type(std::string_view value) {
+    const auto semicolon = value.find(';');
+    std::string_view media = value.substr(0, semicolon);
+    while (!media.empty() && media.back() == ' ') {
+        media.remove_suffix(1);
+    }
+    std::string lower;
+    for (char c : media) {
+        lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    return lower == "application/json";
+}
+
+Response store_failure(const boost::system::error_code& ec) {
+    using store::StoreError;
+    Response response = http::problem_response(Status::service_unavailable,
+                                               "store-unavailable",
+                                               "Temporarily unable to accept",
+                                               "the notification was not stored; retry later");
+    const bool busy = ec == store::make_error_code(StoreError::overloaded);
+    response.set(Field::retry_after, busy ? "1" : "5");
+    return response;
+}
+
+boost::json::object view_json(const store::NotificationView& view) {
+    boost::json::object out;
+    out["id"] = view.id;
+    out["status"] = store::to_string(view.status);
+    out["message_id"] = "<" + view.message_id + ">";
+    out["attempts"] = view.attempts;
+    out["created_at"] = core::format_rfc3339(view.created_at);
+    out["updated_at"] = core::format_rfc3339(view.updated_at);
+    if (view.sent_at) {
+        out["sent_at"] = core::format_rfc3339(*view.sent_at);
+    }
+    if (view.next_attempt_at) {
+        out["next_attempt_at"] = core::format_rfc3339(*view.next_attempt_at);
+    }
+    if (!view.last_error.empty()) {
+        out["last_error"] = view.last_error;
+    }
+    boost::json::array log;
+    for (const auto& attempt : view.attempt_log) {
+        log.push_back(boost::json::object{
+            {"number", attempt.number},
+            {"started_at", core::format_rfc3339(attempt.started_at)},
+            {"finished_at", core::format_rfc3339(attempt.finished_at)},
+            {"outcome", attempt.outcome},
+            {"detail", attempt.detail},
+        });
+    }
+    out["attempt_log"] = std::move(log);
+    return out;
+}
+
+}  // namespace
+
+Response unauthorized() {
+    Response response = http::problem_response(Status::unauthorized,
+                                               "unauthorized",
+                                               "Unauthorized",
+                                               "a valid API key is required (Authorization: "
+                                               "Bearer KEY)");
+    response.set(Field::www_authenticate, "Bearer");
+    return response;
+}
+
+NotificationsApi::NotificationsApi(ApiOptions options,
+                                   store::Store& store,
+                                   const mail::TemplateLibrary* templates,
+                                   std::function<void()> on_committed)
+    : options_(std::move(options)),
+      store_(store),
+      templates_(templates),
+      on_committed_(std::move(on_committed)) {}
+
+void NotificationsApi::add_routes(http::Router& router) {
+    router.add(http::Verb::post, "/v1/notifications", [this](http::RequestContext context) {
+        return create(std::move(context));
+    });
+    router.add(http::Verb::get, "/v1/notifications/{id}", [this](http::RequestContext context) {
+        return show(std::move(context));
+    });
+}
+
+std::optional<std::string> NotificationsApi::authenticate(const http::Request& request) const {
+    if (options_.api_keys.empty()) {
+        return std::string{};
+    }
+    constexpr std::string_view kScheme = "Bearer ";
+    const std::string_view header = request[Field::authorization];
+    if (header.size() <= kScheme.size() || header.substr(0, kScheme.size()) != kScheme) {
+        return std::nullopt;
+    }
+    const std::string_view key = header.substr(kScheme.size());
+    std::optional<std::string> client;
+    for (const auto& [known, name] : options_.api_keys) {
+        if (constant_time_equal(known, key)) {
+            client = name;
+        }
+    }
+    return client;
+}
+
+boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext context) {
+    const auto client = authenticate(context.request);
+    if (!client) {
+        co_return unauthorized();
+    }
+    if (!is_json_content_type(context.request[Field::content_type])) {
+        co_return http::problem_response(Status::unsupported_media_type,
+                                         "unsupported-media-type",
+                                         "Unsupported media type",
+                                         "the body must be application/json");
+    }
+
+    boost::json::parse_options parse_options;
+    parse_options.max_depth = static_cast<std::size_t>(options_.max_json_depth);
+    boost::system::error_code parse_error;
+    const boost::json::value body =
+        boost::json::parse(context.request.body(), parse_error, {}, parse_options);
+    if (parse_error) {
+        const bool too_deep = parse_error == boost::json::error::too_deep;
+        const std::string detail =
+            too_deep ? fmt::format("the body nests deeper than {} levels", options_.max_json_depth)
+                     : fmt::format("the body is not valid JSON: {}", parse_error.message());
+        co_return http::problem_response(Status::bad_request,
+                                         too_deep ? "json-too-deep" : "malformed-json",
+                                         too_deep ? "JSON nested too deeply" : "Malformed JSON",
+                                         detail,
+                                         {{"#", detail}});
+    }
+
+    auto valid = validate_notification(body, options_.limits, templates_);
+    if (!valid) {
+        co_return http::problem_response(Status::bad_request,
+                                         "invalid-notification",
+                                         "Invalid notification",
+                                         "one or more fields are invalid",
+                                         valid.error());
+    }
+
+    const std::string id = core::new_uuid_v7();
+    const core::UnixMs now = core::unix_now_ms();
+    mail::Message& message = valid->message;
+    message.message_id = fmt::format("{}@{}", id, options_.message_id_domain);
+    message.date_ms = now;
+    boost::json::object payload = mail::to_json(message);
+    if (!valid->tags.empty()) {
+        payload["tags"] = std::move(valid->tags);
+    }
+    if (!valid->metadata.empty()) {
+        payload["metadata"] = std::move(valid->metadata);
+    }
+
+    store::NewNotification record{
+        id, *client, message.message_id, boost::json::serialize(payload), now, now};
+    auto stored = co_await core::await_call<boost::system::result<store::NotificationView>>(
+        store_, &store::Store::insert, std::move(record));
+    if (!stored) {
+        co_return store_failure(stored.error());
+    }
+    if (on_committed_) {
+        on_committed_();
+    }
+
+    Response response = http::json_response(
+        Status::accepted,
+        boost::json::object{{"id", id},
+                            {"status", store::to_string(stored->status)},
+                            {"created_at", core::format_rfc3339(stored->created_at)}});
+    response.set(Field::location, "/v1/notifications/" + id);
+    co_return response;
+}
+
+boost::asio::awaitable<Response> NotificationsApi::show(http::RequestContext context) {
+    const auto client = authenticate(context.request);
+    if (!client) {
+        co_return unauthorized();
+    }
+    const std::string id = context.params.at(0);
+    auto not_found = [] {
+        return http::problem_response(
+            Status::not_found, "not-found", "Not found", "no notification with that id");
+    };
+    if (!core::looks_like_uuid(id)) {
+        co_return not_found();
+    }
+    auto found = co_await core::await_call<boost::system::result<store::NotificationView>>(
+        store_, &store::Store::find, id, *client);
+    if (!found) {
+        if (found.error() == store::make_error_code(store::StoreError::not_found)) {
+            co_return not_found();
+        }
+        co_return store_failure(found.error());
+    }
+    co_return http::json_response(Status::ok, view_json(*found));
+}
+
+namespace {
+
+boost::asio::awaitable<Response> liveness() {
+    co_return http::json_response(Status::ok, boost::json::object{{"status", "ok"}});
+}
+
+boost::asio::awaitable<Response> readiness(store::Store* store, std::function<bool()> draining) {
+    if (draining()) {
+        co_return http::json_response(Status::service_unavailable,
+                                      boost::json::object{{"status", "draining"}});
+    }
+    auto ping =
+        co_await core::await_call<boost::system::result<void>>(*store, &store::Store::ping);
+    if (!ping) {
+        co_return http::json_response(Status::service_unavailable,
+                                      boost::json::object{{"status", "store unavailable"}});
+    }
+    co_return http::json_response(Status::ok, boost::json::object{{"status", "ready"}});
+}
+
+}  // namespace
+
+void add_health_routes(http::Router& router, store::Store& store, std::function<bool()> draining) {
+    router.add(http::Verb::get, "/healthz", [](http::RequestContext) { return liveness(); });
+    router.add(http::Verb::get, "/readyz", [&store, draining](http::RequestContext) {
+        return readiness(&store, draining);
+    });
+}
+
+}  // namespace herald::api

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "api/validate.hpp"
+#include "http/router.hpp"
+#include "mail/template.hpp"
+#include "store/store.hpp"
+
+namespace herald::api {
+
+struct ApiOptions {
+    IntakeLimits limits;
+    int max_json_depth = 64;
+    std::map<std::string, std::string> api_keys;  // bearer key -> client; empty: no auth
+    std::string message_id_domain = "herald.localhost";
+};
+
+// The notifications endpoints:
+//   POST /v1/notifications       validate, store durably, answer 202 with the id
+//   GET  /v1/notifications/{id}  status, attempts and timestamps
+// Handlers run on I/O threads; every store call goes to the store's threads and back.
+// `on_committed` runs (on an I/O thread) after each new notification is durable, to wake the
+// dispatcher; it must not block. The store, templates and callback outlive this object.
+class NotificationsApi {
+public:
+    NotificationsApi(ApiOptions options,
+                     store::Store& store,
+                     const mail::TemplateLibrary* templates,
+                     std::function<void()> on_committed);
+
+    void add_routes(http::Router& router);
+
+private:
+    boost::asio::awaitable<http::Response> create(http::RequestContext context);
+    boost::asio::awaitable<http::Response> show(http::RequestContext context);
+
+    // The client named by the request's bearer key; "" when auth is off. nullopt: refused.
+    std::optional<std::string> authenticate(const http::Request& request) const;
+
+    ApiOptions options_;
+    store::Store& store_;
+    const mail::TemplateLibrary* templates_;
+    std::function<void()> on_committed_;
+};
+
+// GET /healthz (the process answers) and GET /readyz (the store answers and herald is not
+// draining). `draining` is read on I/O threads and must be thread-safe.
+void add_health_routes(http::Router& router, store::Store& store, std::function<bool()> draining);
+
+// A 401 problem with WWW-Authenticate: Bearer.
+http::Response unauthorized();
+
+}  // namespace herald::api

@@ -1,0 +1,194 @@
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "api/notifications.hpp"
+#include "cli/commands.hpp"
+#include "delivery/dispatcher.hpp"
+#include "delivery/transports.hpp"
+#include "http/server.hpp"
+#include "observe/log.hpp"
+#include "store/open.hpp"
+
+namespace herald::cli {
+namespace {
+
+std::string host_name() {
+    char buffer[256] = {};
+    if (gethostname(buffer, sizeof(buffer) - 1) != 0 || buffer[0] == '\0') {
+        return "localhost";
+    }
+    return buffer;
+}
+
+delivery::TransportOptions transport_options(const config::DeliverySettings& d) {
+    delivery::TransportOptions options;
+    options.url = d.transport;
+    options.smtp.user = d.smtp.user;
+    options.smtp.password = d.smtp.password;
+    options.smtp.starttls = d.smtp.starttls;
+    options.smtp.verify_tls = d.smtp.verify_tls;
+    options.smtp.helo = d.smtp.helo;
+    options.http.token = d.http.token;
+    options.http.verify_tls = d.http.verify_tls;
+    return options;
+}
+
+delivery::DispatcherOptions dispatcher_options(const config::DeliverySettings& d) {
+    delivery::DispatcherOptions options;
+    options.owner = host_name() + ":" + std::to_string(getpid());
+    options.concurrency = d.concurrency;
+    options.max_attempts = d.max_attempts;
+    options.backoff_base = d.backoff_base;
+    options.backoff_max = d.backoff_max;
+    options.attempt_timeout = d.attempt_timeout;
+    options.lease = d.lease;
+    options.poll_interval = d.poll_interval;
+    return options;
+}
+
+api::ApiOptions api_options(const config::Settings& s, const std::string& hostname) {
+    api::ApiOptions options;
+    options.limits.max_recipients = s.limits.max_recipients;
+    options.limits.max_subject_bytes = s.limits.max_subject_bytes;
+    options.limits.max_header_value_bytes = s.limits.max_header_value_bytes;
+    options.limits.max_headers = s.limits.max_headers;
+    options.max_json_depth = s.limits.max_json_depth;
+    options.api_keys = s.auth.api_keys;
+    options.message_id_domain =
+        s.delivery.message_id_domain.empty() ? hostname : s.delivery.message_id_domain;
+    return options;
+}
+
+http::ServerOptions server_options(const config::ServerSettings& s) {
+    http::ServerOptions options;
+    options.max_connections = static_cast<std::size_t>(s.max_connections);
+    options.header_timeout = s.header_timeout;
+    options.body_timeout = s.body_timeout;
+    options.idle_timeout = s.idle_timeout;
+    options.max_header_bytes = s.max_header_bytes;
+    options.max_body_bytes = s.max_body_bytes;
+    return options;
+}
+
+void log_request(const http::RequestSummary& summary) {
+    observe::info("request",
+                  {{"request_id", summary.request_id},
+                   {"method", summary.method},
+                   {"route", summary.route},
+                   {"status", summary.status},
+                   {"duration_us", summary.duration.count()},
+                   {"write_failed", summary.write_failed}});
+}
+
+// Blocks until SIGTERM or SIGINT arrives.
+int wait_for_signal() {
+    boost::asio::io_context signals_context(1);
+    boost::asio::signal_set signals(signals_context, SIGTERM, SIGINT);
+    int received = 0;
+    signals.async_wait([&](const boost::system::error_code& ec, int signal_number) {
+        if (!ec) {
+            received = signal_number;
+        }
+    });
+    signals_context.run();
+    return received;
+}
+
+}  // namespace
+
+int serve(const std::string& config_file, const config::Overrides& overrides) {
+    auto loaded = config::load_settings(config_file, config::process_environment(), overrides);
+    if (!loaded) {
+        std::cerr << "herald: configuration error: " << loaded.error() << "\n";
+        return 2;
+    }
+    const config::Settings settings = std::move(*loaded);
+    observe::LogLevel level = observe::LogLevel::info;
+    observe::parse_log_level(settings.log.level, level);
+    observe::init_logging(level);
+    // A peer that closes its socket must never kill the process; writes report EPIPE instead.
+    std::signal(SIGPIPE, SIG_IGN);
+
+    auto fail = [](std::string_view what, const std::string& reason) {
+        observe::error("start-up failed", {{"step", what}, {"error", reason}});
+        observe::shutdown_logging();
+        return 1;
+    };
+
+    std::unique_ptr<mail::TemplateLibrary> templates;
+    if (!settings.templates_dir.empty()) {
+        auto library = mail::TemplateLibrary::load(settings.templates_dir);
+        if (!library) {
+            return fail("templates", library.error());
+        }
+        templates = std::make_unique<mail::TemplateLibrary>(std::move(*library));
+    }
+
+    store::StoreOptions store_options;
+    store_options.max_batch = settings.store.max_batch;
+    store_options.max_queue = settings.store.max_queue;
+    store_options.busy_timeout = settings.store.busy_timeout;
+    auto opened = store::open_store(settings.store.url, store_options);
+    if (!opened) {
+        return fail("store", opened.error());
+    }
+    std::unique_ptr<store::Store> store = std::move(*opened);
+
+    auto made = delivery::make_transport(transport_options(settings.delivery));
+    if (!made) {
+        return fail("transport", made.error());
+    }
+    std::unique_ptr<delivery::Transport> transport = std::move(*made);
+    delivery::Dispatcher dispatcher(*store, *transport, dispatcher_options(settings.delivery));
+    dispatcher.start();
+
+    const auto listen = config::split_host_port(settings.server.listen);
+    const std::size_t io_threads = settings.server.io_threads > 0
+                                       ? static_cast<std::size_t>(settings.server.io_threads)
+                                       : std::max(1u, std::thread::hardware_concurrency());
+    http::IoPool pool(io_threads);
+    http::Router router;
+    api::NotificationsApi notifications(api_options(settings, host_name()),
+                                        *store,
+                                        templates.get(),
+                                        [&dispatcher] { dispatcher.wake(); });
+    notifications.add_routes(router);
+    http::Server server(pool, server_options(settings.server), router, log_request);
+    api::add_health_routes(router, *store, [&server] { return server.draining(); });
+
+    auto bound = server.listen(listen->first, listen->second);
+    if (!bound) {
+        dispatcher.stop(std::chrono::milliseconds(0));
+        transport->stop();
+        store->shutdown();
+        return fail("listen", bound.error());
+    }
+    pool.start();
+    observe::info("listening",
+                  {{"address", bound->address().to_string()},
+                   {"port", bound->port()},
+                   {"io_threads", io_threads},
+                   {"store", settings.store.url},
+                   {"transport", transport->name()}});
+
+    const int signal_number = wait_for_signal();
+    observe::info("draining", {{"signal", signal_number}});
+    server.begin_drain();
+    const bool idle = server.wait_idle(settings.server.drain_timeout);
+    dispatcher.stop(settings.server.drain_timeout);
+    transport->stop();
+    pool.stop();
+    pool.join();
+    store->shutdown();
+    observe::info("stopped", {{"requests_abandoned", !idle}});
+    observe::shutdown_logging();
+    return 0;
+}
+
+}  // namespace herald::cli

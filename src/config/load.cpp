@@ -1,0 +1,426 @@
+#include "config/load.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace herald::config {
+namespace {
+
+using Error = std::string;
+
+// One setting: its key in the TOML file (and, upper-cased with '.' → '_' and a HERALD_ prefix,
+// its environment variable), how to set it from text, and how to print it.
+struct Field {
+    std::string key;
+    bool secret = false;
+    std::function<std::optional<Error>(Settings&, const std::string&)> set;
+    std::function<std::string(const Settings&)> get;
+    // When the TOML value is not a plain scalar (a table), this reads it instead of `set`.
+    std::function<std::optional<Error>(Settings&, const toml::node&)> set_from_node;
+    bool quoted = true;  // printed as a TOML string
+};
+
+std::optional<long long> parse_integer(const std::string& text) {
+    long long value = 0;
+    const auto* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec != std::errc{} || ptr != end || text.empty()) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+template <typename Member>
+Field text_field(std::string key, Member member, bool secret = false) {
+    return Field{std::move(key),
+                 secret,
+                 [member](Settings& s, const std::string& v) -> std::optional<Error> {
+                     member(s) = v;
+                     return std::nullopt;
+                 },
+                 [member](const Settings& s) {
+                     return member(const_cast<Settings&>(s));
+                 },
+                 nullptr};
+}
+
+template <typename Member>
+Field integer_field(std::string key, Member member, long long min, long long max) {
+    return Field{std::move(key),
+                 false,
+                 [member, min, max](Settings& s, const std::string& v) -> std::optional<Error> {
+                     const auto parsed = parse_integer(v);
+                     if (!parsed || *parsed < min || *parsed > max) {
+                         return fmt::format("must be an integer from {} to {}", min, max);
+                     }
+                     using T = std::remove_reference_t<decltype(member(s))>;
+                     member(s) = static_cast<T>(*parsed);
+                     return std::nullopt;
+                 },
+                 [member](const Settings& s) {
+                     return std::to_string(member(const_cast<Settings&>(s)));
+                 },
+                 nullptr,
+                 false};
+}
+
+template <typename Member>
+Field millis_field(std::string key, Member member, long long min, long long max) {
+    return Field{std::move(key),
+                 false,
+                 [member, min, max](Settings& s, const std::string& v) -> std::optional<Error> {
+                     const auto parsed = parse_integer(v);
+                     if (!parsed || *parsed < min || *parsed > max) {
+                         return fmt::format("must be milliseconds from {} to {}", min, max);
+                     }
+                     member(s) = std::chrono::milliseconds{*parsed};
+                     return std::nullopt;
+                 },
+                 [member](const Settings& s) {
+                     return std::to_string(member(const_cast<Settings&>(s)).count());
+                 },
+                 nullptr,
+                 false};
+}
+
+template <typename Member>
+Field bool_field(std::string key, Member member) {
+    return Field{std::move(key),
+                 false,
+                 [member](Settings& s, const std::string& v) -> std::optional<Error> {
+                     if (v == "true" || v == "1") {
+                         member(s) = true;
+                     } else if (v == "false" || v == "0") {
+                         member(s) = false;
+                     } else {
+                         return Error{"must be true or false"};
+                     }
+                     return std::nullopt;
+                 },
+                 [member](const Settings& s) {
+                     return std::string{member(const_cast<Settings&>(s)) ? "true" : "false"};
+                 },
+                 nullptr,
+                 false};
+}
+
+template <typename Member>
+Field choice_field(std::string key, Member member, std::vector<std::string> choices) {
+    return Field{std::move(key),
+                 false,
+                 [member, choices](Settings& s, const std::string& v) -> std::optional<Error> {
+                     for (const auto& c : choices) {
+                         if (c == v) {
+                             member(s) = v;
+                             return std::nullopt;
+                         }
+                     }
+                     return fmt::format("must be one of: {}", fmt::join(choices, ", "));
+                 },
+                 [member](const Settings& s) { return member(const_cast<Settings&>(s)); },
+                 nullptr};
+}
+
+// "key1=client1,key2=client2" (environment) or a TOML table { key1 = "client1" }.
+Field api_keys_field() {
+    auto parse_pairs = [](Settings& s, const std::string& v) -> std::optional<Error> {
+        s.auth.api_keys.clear();
+        std::stringstream stream(v);
+        std::string pair;
+        while (std::getline(stream, pair, ',')) {
+            const auto eq = pair.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size()) {
+                return Error{"must be KEY=CLIENT pairs separated by commas"};
+            }
+            s.auth.api_keys[pair.substr(0, eq)] = pair.substr(eq + 1);
+        }
+        return std::nullopt;
+    };
+    auto from_node = [](Settings& s, const toml::node& node) -> std::optional<Error> {
+        const auto* table = node.as_table();
+        if (table == nullptr) {
+            return Error{"must be a table of key = \"client\""};
+        }
+        s.auth.api_keys.clear();
+        for (const auto& [key, value] : *table) {
+            const auto client = value.value<std::string>();
+            if (!client || client->empty() || key.str().empty()) {
+                return Error{"each entry must be key = \"client name\""};
+            }
+            s.auth.api_keys[std::string{key.str()}] = *client;
+        }
+        return std::nullopt;
+    };
+    auto print = [](const Settings& s) {
+        std::string out = "{";
+        bool first = true;
+        for (const auto& [key, client] : s.auth.api_keys) {
+            out += fmt::format("{}\"***{}\" = \"{}\"", first ? " " : ", ", key.size(), client);
+            first = false;
+        }
+        return out + (first ? "}" : " }");
+    };
+    return Field{"auth.api_keys", true, parse_pairs, print, from_node, false};
+}
+
+const std::vector<Field>& fields() {
+    static const std::vector<Field> kFields = [] {
+        std::vector<Field> f;
+        // clang-format off
+        f.push_back(text_field("server.listen", [](Settings& s) -> auto& { return s.server.listen; }));
+        f.push_back(integer_field("server.io_threads", [](Settings& s) -> auto& { return s.server.io_threads; }, 0, 256));
+        f.push_back(integer_field("server.max_connections", [](Settings& s) -> auto& { return s.server.max_connections; }, 1, 1000000));
+        f.push_back(millis_field("server.header_timeout_ms", [](Settings& s) -> auto& { return s.server.header_timeout; }, 1, 3600000));
+        f.push_back(millis_field("server.body_timeout_ms", [](Settings& s) -> auto& { return s.server.body_timeout; }, 1, 3600000));
+        f.push_back(millis_field("server.idle_timeout_ms", [](Settings& s) -> auto& { return s.server.idle_timeout; }, 1, 3600000));
+        f.push_back(integer_field("server.max_header_bytes", [](Settings& s) -> auto& { return s.server.max_header_bytes; }, 1024, 1 << 20));
+        f.push_back(integer_field("server.max_body_bytes", [](Settings& s) -> auto& { return s.server.max_body_bytes; }, 1024, 64 << 20));
+        f.push_back(millis_field("server.drain_timeout_ms", [](Settings& s) -> auto& { return s.server.drain_timeout; }, 0, 3600000));
+        f.push_back(integer_field("limits.max_json_depth", [](Settings& s) -> auto& { return s.limits.max_json_depth; }, 4, 1000));
+        f.push_back(integer_field("limits.max_recipients", [](Settings& s) -> auto& { return s.limits.max_recipients; }, 1, 10000));
+        f.push_back(integer_field("limits.max_subject_bytes", [](Settings& s) -> auto& { return s.limits.max_subject_bytes; }, 16, 1 << 20));
+        f.push_back(integer_field("limits.max_header_value_bytes", [](Settings& s) -> auto& { return s.limits.max_header_value_bytes; }, 16, 1 << 20));
+        f.push_back(integer_field("limits.max_headers", [](Settings& s) -> auto& { return s.limits.max_headers; }, 0, 1000));
+        f.push_back(text_field("store.url", [](Settings& s) -> auto& { return s.store.url; }));
+        f.push_back(integer_field("store.max_batch", [](Settings& s) -> auto& { return s.store.max_batch; }, 1, 100000));
+        f.push_back(integer_field("store.max_queue", [](Settings& s) -> auto& { return s.store.max_queue; }, 1, 10000000));
+        f.push_back(millis_field("store.busy_timeout_ms", [](Settings& s) -> auto& { return s.store.busy_timeout; }, 0, 600000));
+        f.push_back(text_field("delivery.transport", [](Settings& s) -> auto& { return s.delivery.transport; }));
+        f.push_back(integer_field("delivery.concurrency", [](Settings& s) -> auto& { return s.delivery.concurrency; }, 1, 10000));
+        f.push_back(integer_field("delivery.max_attempts", [](Settings& s) -> auto& { return s.delivery.max_attempts; }, 1, 1000));
+        f.push_back(millis_field("delivery.backoff_base_ms", [](Settings& s) -> auto& { return s.delivery.backoff_base; }, 1, 86400000));
+        f.push_back(millis_field("delivery.backoff_max_ms", [](Settings& s) -> auto& { return s.delivery.backoff_max; }, 1, 86400000));
+        f.push_back(millis_field("delivery.attempt_timeout_ms", [](Settings& s) -> auto& { return s.delivery.attempt_timeout; }, 100, 3600000));
+        f.push_back(millis_field("delivery.lease_ms", [](Settings& s) -> auto& { return s.delivery.lease; }, 1000, 86400000));
+        f.push_back(millis_field("delivery.poll_interval_ms", [](Settings& s) -> auto& { return s.delivery.poll_interval; }, 10, 3600000));
+        f.push_back(text_field("delivery.message_id_domain", [](Settings& s) -> auto& { return s.delivery.message_id_domain; }));
+        f.push_back(text_field("smtp.user", [](Settings& s) -> auto& { return s.delivery.smtp.user; }, true));
+        f.push_back(text_field("smtp.password", [](Settings& s) -> auto& { return s.delivery.smtp.password; }, true));
+        f.push_back(choice_field("smtp.starttls", [](Settings& s) -> auto& { return s.delivery.smtp.starttls; }, {"off", "opportunistic", "required"}));
+        f.push_back(bool_field("smtp.verify_tls", [](Settings& s) -> auto& { return s.delivery.smtp.verify_tls; }));
+        f.push_back(text_field("smtp.helo", [](Settings& s) -> auto& { return s.delivery.smtp.helo; }));
+        f.push_back(text_field("http.token", [](Settings& s) -> auto& { return s.delivery.http.token; }, true));
+        f.push_back(bool_field("http.verify_tls", [](Settings& s) -> auto& { return s.delivery.http.verify_tls; }));
+        f.push_back(api_keys_field());
+        f.push_back(choice_field("log.level", [](Settings& s) -> auto& { return s.log.level; }, {"debug", "info", "warn", "error"}));
+        f.push_back(text_field("templates.dir", [](Settings& s) -> auto& { return s.templates_dir; }));
+        // clang-format on
+        return f;
+    }();
+    return kFields;
+}
+
+const Field* find_field(std::string_view key) {
+    for (const auto& field : fields()) {
+        if (field.key == key) {
+            return &field;
+        }
+    }
+    return nullptr;
+}
+
+std::string env_name(const std::string& key) {
+    std::string name = "HERALD_";
+    for (char c : key) {
+        name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    }
+    return name;
+}
+
+std::optional<std::string> scalar_text(const toml::node& node) {
+    if (const auto* s = node.as_string()) {
+        return s->get();
+    }
+    if (const auto* i = node.as_integer()) {
+        return std::to_string(i->get());
+    }
+    if (const auto* b = node.as_boolean()) {
+        return std::string{b->get() ? "true" : "false"};
+    }
+    return std::nullopt;
+}
+
+std::optional<Error> apply_toml(Settings& settings, const std::string& path) {
+    toml::table root;
+    try {
+        root = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        return fmt::format("config file {}: {} (line {})",
+                           path,
+                           e.description(),
+                           e.source().begin.line);
+    }
+    std::optional<Error> problem;
+    // Walks leaves of the top two levels: "section.key" (and "auth.api_keys" as a whole table).
+    for (const auto& [section_name, section] : root) {
+        const auto* table = section.as_table();
+        if (table == nullptr) {
+            return fmt::format("config file {}: '{}' must be a [section]", path, section_name.str());
+        }
+        for (const auto& [key, value] : *table) {
+            const std::string full = fmt::format("{}.{}", section_name.str(), key.str());
+            const Field* field = find_field(full);
+            if (field == nullptr) {
+                return fmt::format("config file {}: unknown setting '{}'", path, full);
+            }
+            if (field->set_from_node && value.is_table()) {
+                problem = field->set_from_node(settings, value);
+            } else if (auto text = scalar_text(value)) {
+                problem = field->set(settings, *text);
+            } else {
+                problem = Error{"has the wrong type"};
+            }
+            if (problem) {
+                return fmt::format("config file {}: {} {}", path, full, *problem);
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<Error> check_consistency(const Settings& s) {
+    if (auto hp = split_host_port(s.server.listen); !hp) {
+        return fmt::format("server.listen {}", hp.error());
+    }
+    if (!s.store.url.starts_with("sqlite:") || s.store.url.size() == 7) {
+        return Error{"store.url must be sqlite:PATH"};
+    }
+    const auto& t = s.delivery.transport;
+    const bool known = (t.starts_with("maildir:") && t.size() > 8) || t.starts_with("smtp://") ||
+                       t.starts_with("smtps://") || t.starts_with("http://") ||
+                       t.starts_with("https://");
+    if (!known) {
+        return Error{
+            "delivery.transport must be maildir:PATH, smtp://HOST:PORT, smtps://HOST:PORT, "
+            "http://URL or https://URL"};
+    }
+    if (s.delivery.backoff_max < s.delivery.backoff_base) {
+        return Error{"delivery.backoff_max_ms must not be below delivery.backoff_base_ms"};
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+EnvLookup process_environment() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        const char* value = std::getenv(name.c_str());
+        if (value == nullptr) {
+            return std::nullopt;
+        }
+        return std::string{value};
+    };
+}
+
+boost::system::result<std::pair<std::string, unsigned short>, std::string> split_host_port(
+    const std::string& text) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+        return std::string{"must be HOST:PORT"};
+    }
+    std::string host = text.substr(0, colon);
+    if (host.front() == '[') {
+        if (host.back() != ']') {
+            return std::string{"must be HOST:PORT or [IPV6]:PORT"};
+        }
+        host = host.substr(1, host.size() - 2);
+    }
+    const auto port = parse_integer(text.substr(colon + 1));
+    if (!port || *port < 0 || *port > 65535) {
+        return std::string{"has an invalid port"};
+    }
+    return std::pair{host, static_cast<unsigned short>(*port)};
+}
+
+boost::system::result<Settings, std::string> load_settings(const std::string& config_file,
+                                                           const EnvLookup& env,
+                                                           const Overrides& overrides) {
+    Settings settings;
+    if (!config_file.empty()) {
+        if (auto problem = apply_toml(settings, config_file)) {
+            return *problem;
+        }
+    }
+
+    for (const auto& field : fields()) {
+        const std::string name = env_name(field.key);
+        if (auto value = env(name)) {
+            if (auto problem = field.set(settings, *value)) {
+                return fmt::format("environment {}: {}", name, *problem);
+            }
+        }
+    }
+
+    auto apply_flag = [&](const char* key, const std::string& value) -> std::optional<Error> {
+        if (auto problem = find_field(key)->set(settings, value)) {
+            return fmt::format("flag for {}: {}", key, *problem);
+        }
+        return std::nullopt;
+    };
+    for (const auto& assignment : overrides.assignments) {
+        const auto eq = assignment.find('=');
+        const Field* field = eq == std::string::npos ? nullptr : find_field(assignment.substr(0, eq));
+        if (field == nullptr) {
+            return fmt::format("--set {}: unknown setting (expected KEY=VALUE)", assignment);
+        }
+        if (field->secret) {
+            return fmt::format("--set {}: secrets are read from the config file or environment only",
+                               field->key);
+        }
+        if (auto problem = field->set(settings, assignment.substr(eq + 1))) {
+            return fmt::format("--set {}: {}", field->key, *problem);
+        }
+    }
+    std::optional<Error> problem;
+    if (overrides.listen && (problem = apply_flag("server.listen", *overrides.listen))) {
+        return *problem;
+    }
+    if (overrides.store && (problem = apply_flag("store.url", *overrides.store))) {
+        return *problem;
+    }
+    if (overrides.transport && (problem = apply_flag("delivery.transport", *overrides.transport))) {
+        return *problem;
+    }
+    if (overrides.io_threads &&
+        (problem = apply_flag("server.io_threads", std::to_string(*overrides.io_threads)))) {
+        return *problem;
+    }
+    if (overrides.log_level && (problem = apply_flag("log.level", *overrides.log_level))) {
+        return *problem;
+    }
+
+    if (auto inconsistency = check_consistency(settings)) {
+        return *inconsistency;
+    }
+    return settings;
+}
+
+std::string describe(const Settings& settings) {
+    std::string out;
+    std::string section;
+    for (const auto& field : fields()) {
+        const auto dot = field.key.find('.');
+        const std::string this_section = field.key.substr(0, dot);
+        if (this_section != section) {
+            out += fmt::format("{}[{}]\n", out.empty() ? "" : "\n", this_section);
+            section = this_section;
+        }
+        std::string value = field.get(settings);
+        const bool is_table = field.set_from_node != nullptr;
+        if (field.secret && !is_table) {
+            value = value.empty() ? "" : "***";
+        }
+        if (is_table || !field.quoted) {
+            out += fmt::format("{} = {}\n", field.key.substr(dot + 1), value);
+        } else {
+            out += fmt::format("{} = \"{}\"\n", field.key.substr(dot + 1), value);
+        }
+    }
+    return out;
+}
+
+}  // namespace herald::config

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "config/settings.hpp"
+
+namespace herald::config {
+
+// Reads an environment variable; returns nullopt when unset. Injectable for tests.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+EnvLookup process_environment();
+
+// Settings given on the command line, highest precedence. `assignments` are "key=value" pairs
+// with keys as in the TOML file ("server.max_connections=64"); secrets are refused there.
+struct Overrides {
+    std::optional<std::string> listen;
+    std::optional<std::string> store;
+    std::optional<std::string> transport;
+    std::optional<int> io_threads;
+    std::optional<std::string> log_level;
+    std::vector<std::string> assignments;
+};
+
+// Builds the effective settings: embedded defaults, then the TOML file (when `config_file` is
+// not empty; a missing or malformed file is an error), then HERALD_<SECTION>_<KEY> environment
+// variables, then `overrides`. Every value is checked; the first problem found is returned as a
+// one-line message naming the setting and where it came from. Runs once at start.
+boost::system::result<Settings, std::string> load_settings(const std::string& config_file,
+                                                           const EnvLookup& env,
+                                                           const Overrides& overrides);
+
+// The effective settings as TOML, with every secret replaced by "***" (or "" when unset).
+std::string describe(const Settings& settings);
+
+// "HOST:PORT" or "[V6]:PORT" split into its parts; port 0 is allowed (the OS picks one).
+boost::system::result<std::pair<std::string, unsigned short>, std::string> split_host_port(
+    const std::string& text);
+
+}  // namespace herald::config

@@ -1,0 +1,132 @@
+#pragma once
+
+#include "core/time.hpp"
+#include "delivery/backoff.hpp"
+#include "delivery/transport.hpp"
+#include "store/store.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace herald::delivery {
+
+struct DispatcherOptions {
+    std::string owner;     // names this dispatcher's leases in the store; unique per instance
+    int concurrency = 16;  // sends in flight at once (at least 1)
+    int max_attempts = 8;  // a notification fails after this many transient/ambiguous attempts
+    std::chrono::milliseconds backoff_base{1000};
+    std::chrono::milliseconds backoff_max{300000};
+    std::chrono::milliseconds retry_after_max{3600000};  // cap on a provider's Retry-After
+    std::chrono::milliseconds attempt_timeout{30000};    // each send's deadline
+    // How long a claim is leased. Raised to attempt_timeout + 5 s when shorter, so a lease never
+    // expires under a send that is still within its deadline.
+    std::chrono::milliseconds lease{60000};
+    std::chrono::milliseconds poll_interval{500};  // how often to look for due entries unwoken
+
+    std::function<core::UnixMs()> clock;  // empty: core::unix_now_ms
+    UniformRandom random;                 // empty: a std::mt19937_64 seeded from random_device
+};
+
+// What becomes of a notification after one attempt (pure, for tests and for the dispatcher).
+struct NextStep {
+    store::Status status = store::Status::sent;  // sent, failed or retrying
+    core::UnixMs due_at = 0;                     // when retrying: the next attempt's time
+    std::string detail;
+};
+
+// sent → sent; permanent → failed; transient or ambiguous → retrying at now + retry_delay(), or
+// failed ("gave up after N attempts: …") once `attempt` reaches `max_attempts`.
+NextStep next_step(const SendResult& result,
+                   int attempt,
+                   int max_attempts,
+                   const BackoffPolicy& policy,
+                   core::UnixMs now,
+                   const UniformRandom& random);
+
+// Moves notifications from the outbox to the transport and records each attempt.
+//
+// Threads: one thread of its own running an io_context (not an HTTP I/O thread). Everything the
+// dispatcher decides happens there; store and transport callbacks hop onto it. The loop claims
+// due entries (up to the free send slots) under a lease, sends each through the transport, and
+// records the outcome with the entry's fencing token. It claims again at once when woken (wake())
+// or when a send frees a slot that a full claim was waiting for, and otherwise every
+// poll_interval. A payload that cannot be read fails the notification (permanent).
+//
+// Logs one "delivery attempt" line per attempt and "lease taken over" for entries whose previous
+// owner's lease expired. A record refused as stale_lease (another owner took the entry) is
+// logged and dropped.
+//
+// Lifetime: `store` and `transport` must outlive the dispatcher. start() once; stop() stops
+// claiming, waits up to `drain` for sends in flight to finish and be recorded, then gives back
+// the leases still held (Store::release_leases) and joins. Sends still running after the drain
+// are abandoned: their late results are ignored (their entries were released, so they are sent
+// again later with the same idempotency key). The destructor calls stop(0ms).
+class Dispatcher {
+  public:
+    Dispatcher(store::Store& store, Transport& transport, DispatcherOptions options);
+    ~Dispatcher();
+    Dispatcher(const Dispatcher&) = delete;
+    Dispatcher& operator=(const Dispatcher&) = delete;
+
+    void start();
+    // Thread-safe; cheap. Makes the dispatcher claim now instead of at the next poll.
+    void wake();
+    // Thread-safe and idempotent; must not be called from a store or transport callback.
+    void stop(std::chrono::milliseconds drain);
+
+  private:
+    struct Gate;
+
+    boost::asio::awaitable<void> run_loop();
+    boost::asio::awaitable<void> claim_and_start(int limit);
+    boost::asio::awaitable<void> wait_for_work();
+    boost::asio::awaitable<void> drain_and_release();
+    void start_delivery(store::ClaimedEntry entry);
+    void on_sent(store::ClaimedEntry entry,
+                 SendResult result,
+                 core::UnixMs started_at,
+                 std::chrono::steady_clock::time_point started);
+    boost::asio::awaitable<void> record(store::ClaimedEntry entry,
+                                        SendResult result,
+                                        core::UnixMs started_at,
+                                        std::chrono::steady_clock::time_point started);
+    void release_slot();
+    void begin_stop(std::chrono::milliseconds drain);
+    void close_io();
+
+    store::Store& store_;
+    Transport& transport_;
+    const DispatcherOptions options_;
+    const BackoffPolicy policy_;
+    const std::chrono::milliseconds lease_;
+
+    boost::asio::io_context io_;
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+    std::shared_ptr<Gate> gate_;  // how foreign threads reach io_ while it is open
+
+    // io_ thread only:
+    boost::asio::steady_timer wake_timer_;
+    boost::asio::steady_timer drain_timer_;
+    int in_flight_ = 0;  // claimed entries not yet recorded
+    int store_ops_ = 0;  // store calls awaiting their callback
+    bool wake_pending_ = false;
+    bool saturated_ = false;  // the last claim filled every slot: a freed slot should claim
+    bool stopping_ = false;
+    bool closed_ = false;  // past the drain: late results are ignored
+    std::chrono::milliseconds drain_{0};
+
+    std::mutex stop_mutex_;
+    bool started_ = false;  // guarded by stop_mutex_
+    std::thread thread_;
+};
+
+}  // namespace herald::delivery

@@ -1,0 +1,67 @@
+#pragma once
+
+#include "core/time.hpp"
+#include "delivery/curl_driver.hpp"
+#include "delivery/transport.hpp"
+
+#include <curl/curl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace herald::delivery {
+
+struct HttpTransportOptions {
+    std::string url;    // http:// or https://, the provider's send endpoint
+    std::string token;  // sent as "Authorization: Bearer <token>" when not empty
+    bool verify_tls = true;
+};
+
+// Posts each message as JSON to an HTTP email API, through libcurl on a CurlDriver thread owned
+// by the transport (connections are kept alive and reused between sends).
+//
+// Request: POST <url> with
+//   Content-Type: application/json
+//   Idempotency-Key: <notification id>      (the same on every attempt: providers deduplicate)
+//   Authorization: Bearer <token>           (only when a token is configured)
+// and the body (see http_request_body):
+//   {"id": "<notification id>", "message_id": "<local@domain>",
+//    "from": …, "to": […], "cc": […], "bcc": […], "reply_to": […],
+//    "subject": "…", "text": "…", "html": "…", "headers": …}
+// where every field after message_id is copied as mail::to_json writes it. Strings are UTF-8,
+// unencoded (no RFC 2047): the provider composes the email.
+//
+// Outcomes (see classify_http_attempt): 2xx → sent; 408, 429, 5xx → transient (429/5xx carry the
+// provider's Retry-After); any other status → permanent; no connection (DNS, refused, TLS
+// handshake) → transient; the request went out but no answer came back (connection dropped,
+// nothing received, timeout after connecting) → ambiguous. Each attempt is bounded by
+// OutboundMessage::timeout. The detail never includes the body or the token.
+class HttpTransport final : public Transport {
+  public:
+    explicit HttpTransport(HttpTransportOptions options);
+    ~HttpTransport() override;
+
+    std::string_view name() const override { return "http"; }
+    void send(std::shared_ptr<const OutboundMessage> message, Done done) override;
+    void stop() override;
+
+  private:
+    const HttpTransportOptions options_;
+    CurlDriver driver_;
+};
+
+// The JSON body described above.
+std::string http_request_body(const OutboundMessage& message);
+
+// Maps a finished transfer to an outcome. `status` is the HTTP status (0 when none arrived);
+// `request_sent` tells whether curl got as far as sending the request; `retry_after` is the
+// Retry-After header of the final response, if any, parsed relative to `now`.
+SendResult classify_http_attempt(CURLcode code,
+                                 long status,
+                                 bool request_sent,
+                                 std::optional<std::string_view> retry_after,
+                                 core::UnixMs now);
+
+}  // namespace herald::delivery

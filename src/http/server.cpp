@@ -1,0 +1,384 @@
+#include "http/server.hpp"
+
+#include <list>
+#include <random>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <fmt/format.h>
+
+#include "observe/log.hpp"
+
+namespace herald::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// One open connection. Touched only on its own io_context; begin_drain posts there.
+struct Connection {
+    explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+    beast::tcp_stream stream;
+    bool idle = true;  // waiting for the first byte of a request
+};
+
+std::string random_prefix() {
+    std::random_device device;
+    return fmt::format("{:08x}", device());
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+struct Server::Shared {
+    Shared(ServerOptions o, const Router& r, RequestObserver obs)
+        : options(o), router(r), observer(std::move(obs)), id_prefix(random_prefix()) {}
+
+    const ServerOptions options;
+    const Router& router;
+    const RequestObserver observer;
+    const std::string id_prefix;
+    std::atomic<bool> draining{false};
+    std::atomic<std::size_t> connections{0};
+    std::atomic<std::size_t> in_flight{0};
+    std::atomic<std::uint64_t> request_counter{0};
+    std::unique_ptr<tcp::acceptor> acceptor;  // used only on the pool's first context
+
+    std::mutex mutex;  // guards `open`
+    std::list<std::weak_ptr<Connection>> open;
+
+    std::string next_request_id() {
+        return fmt::format("{}-{}", id_prefix, request_counter.fetch_add(1) + 1);
+    }
+};
+
+namespace {
+
+using SharedPtr = std::shared_ptr<Server::Shared>;
+
+asio::awaitable<void> write_and_close(Connection& connection, Response response) {
+    response.keep_alive(false);
+    response.prepare_payload();
+    connection.stream.expires_after(std::chrono::seconds(5));
+    co_await beast::http::async_write(connection.stream, response, kNoThrow);
+    beast::error_code ignored;
+    connection.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+// Answers a request that could not be read completely, then the connection closes.
+Response read_failure_response(const beast::error_code& ec) {
+    if (ec == beast::http::error::header_limit) {
+        return problem_response(Status::request_header_fields_too_large,
+                                "headers-too-large",
+                                "Request headers too large",
+                                "the request headers exceed the server's limit");
+    }
+    if (ec == beast::http::error::body_limit) {
+        return problem_response(Status::payload_too_large,
+                                "body-too-large",
+                                "Request body too large",
+                                "the request body exceeds the server's limit");
+    }
+    return problem_response(
+        Status::bad_request, "malformed-request", "Malformed request", ec.message());
+}
+
+// The peer left, or was too slow (tcp_stream closes the socket on timeout, so nothing can be
+// written back).
+bool is_silent_close(const beast::error_code& ec) {
+    return ec == beast::error::timeout || ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+           ec == asio::error::bad_descriptor;
+}
+
+asio::awaitable<Response> run_handler(const Handler& handler, RequestContext context) {
+    std::string failure;
+    try {
+        co_return co_await handler(std::move(context));
+    } catch (const std::exception& e) {
+        failure = e.what();
+    }
+    observe::error("handler threw", {{"error", failure}});
+    co_return problem_response(Status::internal_server_error,
+                               "internal",
+                               "Internal error",
+                               "the server failed to handle the request");
+}
+
+// Reads requests one after another and answers each before reading the next, so pipelined
+// requests are answered in order.
+asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connection> connection) {
+    const ServerOptions& options = shared->options;
+    beast::flat_buffer buffer;
+    auto& stream = connection->stream;
+
+    for (;;) {
+        connection->idle = true;
+        if (shared->draining.load()) {
+            break;
+        }
+        if (buffer.size() == 0) {
+            stream.expires_after(options.idle_timeout);
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kNoThrow);
+            if (ec) {
+                break;
+            }
+            buffer.commit(n);
+        }
+        connection->idle = false;
+
+        beast::http::request_parser<beast::http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+        parser.body_limit(options.max_body_bytes);
+        stream.expires_after(options.header_timeout);
+        auto [header_ec, header_n] =
+            co_await beast::http::async_read_header(stream, buffer, parser, kNoThrow);
+        if (header_ec) {
+            if (!is_silent_close(header_ec)) {
+                co_await write_and_close(*connection, read_failure_response(header_ec));
+            }
+            break;
+        }
+        const auto received_at = std::chrono::steady_clock::now();
+
+        const auto& header = parser.get();
+        const auto length = parser.content_length();
+        if (length && *length > options.max_body_bytes) {
+            co_await write_and_close(*connection,
+                                     read_failure_response(beast::http::error::body_limit));
+            break;
+        }
+        if (iequals(header[beast::http::field::expect], "100-continue")) {
+            static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+            co_await asio::async_write(stream, asio::buffer(kContinue), kNoThrow);
+        }
+        stream.expires_after(options.body_timeout);
+        auto [body_ec, body_n] = co_await beast::http::async_read(stream, buffer, parser, kNoThrow);
+        if (body_ec) {
+            if (!is_silent_close(body_ec)) {
+                co_await write_and_close(*connection, read_failure_response(body_ec));
+            }
+            break;
+        }
+        stream.expires_never();
+
+        RequestContext context{parser.release(), {}, shared->next_request_id(), received_at};
+        bool keep_alive = context.request.keep_alive();
+        const std::string method{context.request.method_string()};
+        const std::string request_id = context.request_id;
+
+        auto match = shared->router.match(context.request.method(), context.request.target());
+        Response response;
+        shared->in_flight.fetch_add(1);
+        if (match.handler == nullptr) {
+            response = std::move(match.error);
+        } else {
+            context.params = std::move(match.params);
+            response = co_await run_handler(*match.handler, std::move(context));
+        }
+        shared->in_flight.fetch_sub(1);
+
+        if (shared->draining.load()) {
+            keep_alive = false;
+        }
+        response.version(11);
+        response.set("X-Request-Id", request_id);
+        response.keep_alive(keep_alive);
+        response.prepare_payload();
+        stream.expires_after(options.write_timeout);
+        auto [write_ec, write_n] = co_await beast::http::async_write(stream, response, kNoThrow);
+
+        if (shared->observer) {
+            shared->observer(RequestSummary{
+                request_id,
+                method,
+                match.pattern,
+                static_cast<int>(response.result_int()),
+                std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - received_at),
+                static_cast<bool>(write_ec)});
+        }
+        if (write_ec || !keep_alive) {
+            break;
+        }
+    }
+
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.socket().close(ignored);
+}
+
+asio::awaitable<void> refuse_connection(tcp::socket socket) {
+    static constexpr std::string_view kBusy =
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+        "Content-Type: application/problem+json\r\nContent-Length: 112\r\n\r\n"
+        "{\"type\":\"/problems/too-many-connections\",\"title\":\"Too many connections\","
+        "\"status\":503,\"detail\":\"try again later\"}";
+    static_assert(kBusy.size() - kBusy.find("\r\n\r\n") - 4 == 112);
+    beast::tcp_stream stream(std::move(socket));
+    stream.expires_after(std::chrono::seconds(2));
+    co_await asio::async_write(stream, asio::buffer(kBusy), kNoThrow);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+void log_escape(std::exception_ptr error) {
+    if (!error) {
+        return;
+    }
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        observe::error("connection coroutine threw", {{"error", e.what()}});
+    }
+}
+
+asio::awaitable<void> accept_loop(SharedPtr shared, IoPool& pool) {
+    for (;;) {
+        auto& context = pool.next();
+        auto [ec, socket] = co_await shared->acceptor->async_accept(context, kNoThrow);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !shared->acceptor->is_open()) {
+                co_return;
+            }
+            // Out of descriptors or a transient network error: pause briefly instead of spinning.
+            observe::warn("accept failed", {{"error", ec.message()}});
+            asio::steady_timer pause(co_await asio::this_coro::executor,
+                                     std::chrono::milliseconds(50));
+            co_await pause.async_wait(kNoThrow);
+            continue;
+        }
+        if (shared->connections.load() >= shared->options.max_connections) {
+            asio::co_spawn(context, refuse_connection(std::move(socket)), log_escape);
+            continue;
+        }
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+
+        auto connection = std::make_shared<Connection>(std::move(socket));
+        {
+            std::lock_guard lock(shared->mutex);
+            shared->open.remove_if([](const auto& weak) { return weak.expired(); });
+            shared->open.push_back(connection);
+        }
+        shared->connections.fetch_add(1);
+        asio::co_spawn(context,
+                       serve_connection(shared, connection),
+                       [shared, connection](std::exception_ptr error) {
+                           shared->connections.fetch_sub(1);
+                           log_escape(error);
+                       });
+    }
+}
+
+}  // namespace
+
+Server::Server(IoPool& pool, ServerOptions options, const Router& router, RequestObserver observer)
+    : pool_(pool), shared_(std::make_shared<Shared>(options, router, std::move(observer))) {}
+
+Server::~Server() = default;
+
+boost::system::result<tcp::endpoint, std::string> Server::listen(const std::string& host,
+                                                                 unsigned short port) {
+    beast::error_code ec;
+    const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (ec) {
+        return fmt::format("cannot listen on '{}': not an IP address", host);
+    }
+    const tcp::endpoint endpoint{address, port};
+    auto acceptor = std::make_unique<tcp::acceptor>(pool_.at(0));
+    acceptor->open(endpoint.protocol(), ec);
+    if (!ec) {
+        acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    }
+    if (!ec) {
+        acceptor->bind(endpoint, ec);
+    }
+    if (!ec) {
+        acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    }
+    if (ec) {
+        return fmt::format("cannot listen on {}:{}: {}", host, port, ec.message());
+    }
+    const auto bound = acceptor->local_endpoint(ec);
+    shared_->acceptor = std::move(acceptor);
+    asio::co_spawn(pool_.at(0), accept_loop(shared_, pool_), log_escape);
+    return bound;
+}
+
+void Server::begin_drain() {
+    if (shared_->draining.exchange(true)) {
+        return;
+    }
+    asio::post(pool_.at(0), [shared = shared_] {
+        if (shared->acceptor) {
+            beast::error_code ignored;
+            shared->acceptor->close(ignored);
+        }
+    });
+    std::lock_guard lock(shared_->mutex);
+    for (const auto& weak : shared_->open) {
+        auto connection = weak.lock();
+        if (!connection) {
+            continue;
+        }
+        asio::post(connection->stream.get_executor(), [connection] {
+            if (connection->idle) {
+                beast::error_code ignored;
+                connection->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+                connection->stream.socket().close(ignored);
+            }
+        });
+    }
+}
+
+bool Server::wait_idle(std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (shared_->in_flight.load() > 0) {
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
+bool Server::draining() const {
+    return shared_->draining.load();
+}
+
+std::size_t Server::open_connections() const {
+    return shared_->connections.load();
+}
+
+std::size_t Server::requests_in_flight() const {
+    return shared_->in_flight.load();
+}
+
+}  // namespace herald::http

@@ -1,0 +1,39 @@
+#include "http/types.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace herald::http {
+
+Response json_response(Status status, const boost::json::value& body) {
+    Response response{status, 11};
+    response.set(beast_http::field::content_type, "application/json");
+    response.body() = boost::json::serialize(body);
+    response.prepare_payload();
+    return response;
+}
+
+Response problem_response(Status status,
+                          std::string_view type,
+                          std::string_view title,
+                          std::string_view detail,
+                          const std::vector<FieldProblem>& errors) {
+    boost::json::object body;
+    body["type"] = std::string{"/problems/"} + std::string{type};
+    body["title"] = title;
+    body["status"] = static_cast<int>(status);
+    if (!detail.empty()) {
+        body["detail"] = detail;
+    }
+    if (!errors.empty()) {
+        boost::json::array list;
+        for (const auto& e : errors) {
+            list.push_back(boost::json::object{{"pointer", e.pointer}, {"detail", e.detail}});
+        }
+        body["errors"] = std::move(list);
+    }
+    Response response = json_response(status, body);
+    response.set(beast_http::field::content_type, "application/problem+json");
+    return response;
+}
+
+}  // namespace herald::http

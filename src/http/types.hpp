@@ -1,0 +1,51 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/value.hpp>
+
+namespace herald::http {
+
+namespace beast_http = boost::beast::http;
+using Request = beast_http::request<beast_http::string_body>;
+using Response = beast_http::response<beast_http::string_body>;
+using Status = beast_http::status;
+using Verb = beast_http::verb;
+
+// What a handler receives. Passed by value into the handler coroutine, so nothing dangles
+// across a suspension.
+struct RequestContext {
+    Request request;
+    std::vector<std::string> params;  // values captured by the route pattern's {name} segments
+    std::string request_id;
+    std::chrono::steady_clock::time_point received_at;
+};
+
+// A handler runs on the I/O thread that owns the connection and must never block it.
+using Handler = std::function<boost::asio::awaitable<Response>(RequestContext)>;
+
+// application/json response with `body` serialised.
+Response json_response(Status status, const boost::json::value& body);
+
+// One problem in a request, named by a JSON Pointer into the request body (RFC 6901), e.g.
+// "#/to/0/address", or by a header name.
+struct FieldProblem {
+    std::string pointer;
+    std::string detail;
+};
+
+// RFC 9457 application/problem+json: {"type","title","status","detail","errors":[…]}.
+// `type` is a relative URI under /problems/ naming the kind of problem.
+Response problem_response(Status status,
+                          std::string_view type,
+                          std::string_view title,
+                          std::string_view detail,
+                          const std::vector<FieldProblem>& errors = {});
+
+}  // namespace herald::http

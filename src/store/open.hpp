@@ -1,0 +1,29 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/system/result.hpp>
+
+#include "store/store.hpp"
+
+namespace herald::store {
+
+// Tuning shared by every store implementation.
+struct StoreOptions {
+    int max_batch = 256;    // writes sharing one transaction and one commit
+    int max_queue = 10000;  // requests waiting for a store thread; beyond it: overloaded
+    std::chrono::milliseconds busy_timeout{5000};  // wait for a lock held by another connection
+};
+
+// Opens the store named by `url` and starts its threads. Supported: "sqlite:PATH" (the file is
+// created, with its parent directories, when missing; the schema is migrated to the newest
+// version). Returns a readable reason on an unknown scheme, an empty path, or a database that
+// cannot be opened or migrated. Blocks the calling thread until the store is ready: call it at
+// start-up, not from an I/O thread.
+boost::system::result<std::unique_ptr<Store>, std::string> open_store(std::string_view url,
+                                                                      const StoreOptions& options);
+
+}  // namespace herald::store

@@ -1,0 +1,318 @@
+#include "store/sqlite/operations.hpp"
+
+#include <chrono>
+#include <string>
+
+#include <boost/json/object.hpp>
+#include <sqlite3.h>
+
+#include "observe/log.hpp"
+
+namespace herald::store::sqlite {
+namespace {
+
+bool is_final(Status status) {
+    return status == Status::sent || status == Status::failed || status == Status::expired ||
+           status == Status::cancelled;
+}
+
+// Status for a notification whose attempt did not end it. `sending` and `queued` are not outcomes
+// of an attempt; a caller passing them still gets a consistent row (due again, unleased).
+Status rescheduled_status(Status requested) {
+    return requested == Status::queued ? Status::queued : Status::retrying;
+}
+
+// Ends the read transaction find() opens, whichever way it returns.
+class ReadTransaction {
+public:
+    explicit ReadTransaction(Connection& db) : db_(db), rc_(db.query("BEGIN").run()) {}
+    ReadTransaction(const ReadTransaction&) = delete;
+    ReadTransaction& operator=(const ReadTransaction&) = delete;
+    ~ReadTransaction() {
+        if (!db_.in_autocommit()) {
+            db_.query("COMMIT").run();
+        }
+    }
+
+    int begin_result() const { return rc_; }
+
+private:
+    Connection& db_;
+    int rc_;
+};
+
+}  // namespace
+
+boost::system::error_code report_failure(Connection& db, int rc, std::string_view operation) {
+    if (is_duplicate(rc)) {
+        return StoreError::already_exists;
+    }
+
+    // Per thread, so no lock: each store thread reports its own failures.
+    thread_local std::chrono::steady_clock::time_point last_line{};
+    thread_local std::int64_t suppressed = 0;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_line < std::chrono::seconds(1)) {
+        ++suppressed;
+        return StoreError::unavailable;
+    }
+    observe::error("store operation failed",
+                   {{"operation", operation},
+                    {"sqlite_code", rc},
+                    {"sqlite_error", db.error_message()},
+                    {"suppressed", suppressed}});
+    last_line = now;
+    suppressed = 0;
+    return StoreError::unavailable;
+}
+
+boost::system::result<NotificationView> insert_notification(Connection& db,
+                                                            const NewNotification& notification) {
+    {
+        auto insert = db.query(
+            "INSERT INTO notifications (id, client, message_id, payload, status, attempts, "
+            "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?5)");
+        insert.bind(1, notification.id)
+            .bind(2, notification.client)
+            .bind(3, notification.message_id)
+            .bind(4, notification.payload)
+            .bind(5, notification.created_at);
+        if (const int rc = insert.run(); rc != SQLITE_DONE) {
+            return report_failure(db, rc, "insert");
+        }
+    }
+    {
+        auto enqueue = db.query("INSERT INTO outbox (notification_id, due_at) VALUES (?1, ?2)");
+        enqueue.bind(1, notification.id).bind(2, notification.due_at);
+        if (const int rc = enqueue.run(); rc != SQLITE_DONE) {
+            return report_failure(db, rc, "insert");
+        }
+    }
+
+    NotificationView view;
+    view.id = notification.id;
+    view.client = notification.client;
+    view.status = Status::queued;
+    view.message_id = notification.message_id;
+    view.created_at = notification.created_at;
+    view.updated_at = notification.created_at;
+    view.next_attempt_at = notification.due_at;
+    return view;
+}
+
+boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& db,
+                                                                   const ClaimRequest& request) {
+    std::vector<ClaimedEntry> entries;
+    if (request.limit <= 0) {
+        return entries;
+    }
+
+    {
+        auto due = db.query(
+            "SELECT o.notification_id, o.lease_owner, o.lease_token, n.client, n.message_id, "
+            "n.payload, n.attempts, n.created_at "
+            "FROM outbox o JOIN notifications n ON n.id = o.notification_id "
+            "WHERE o.due_at <= ?1 AND (o.lease_owner IS NULL OR o.lease_expires_at <= ?1) "
+            "ORDER BY o.due_at, o.notification_id LIMIT ?2");
+        due.bind(1, request.now).bind(2, std::int64_t{request.limit});
+        int rc = SQLITE_ROW;
+        while ((rc = due.step()) == SQLITE_ROW) {
+            ClaimedEntry entry;
+            entry.id = due.text(0);
+            entry.taken_over = !due.is_null(1);
+            entry.lease_token = due.int64(2) + 1;
+            entry.client = due.text(3);
+            entry.message_id = due.text(4);
+            entry.payload = due.text(5);
+            entry.attempts = static_cast<int>(due.int64(6));
+            entry.created_at = due.int64(7);
+            entries.push_back(std::move(entry));
+        }
+        if (rc != SQLITE_DONE) {
+            return report_failure(db, rc, "claim_due");
+        }
+    }
+
+    for (const ClaimedEntry& entry : entries) {
+        auto lease = db.query(
+            "UPDATE outbox SET lease_owner = ?2, lease_expires_at = ?3, "
+            "lease_token = lease_token + 1 WHERE notification_id = ?1");
+        lease.bind(1, entry.id).bind(2, request.owner).bind(3, request.now + request.lease_ms);
+        if (const int rc = lease.run(); rc != SQLITE_DONE) {
+            return report_failure(db, rc, "claim_due");
+        }
+        auto status =
+            db.query("UPDATE notifications SET status = 'sending', updated_at = ?2 WHERE id = ?1");
+        status.bind(1, entry.id).bind(2, request.now);
+        if (const int rc = status.run(); rc != SQLITE_DONE) {
+            return report_failure(db, rc, "claim_due");
+        }
+    }
+    return entries;
+}
+
+boost::system::result<void> record_attempt_outcome(Connection& db, const AttemptRecord& record) {
+    std::int64_t attempts = 0;
+    {
+        auto current = db.query(
+            "SELECT n.attempts, o.lease_token FROM notifications n "
+            "LEFT JOIN outbox o ON o.notification_id = n.id WHERE n.id = ?1");
+        current.bind(1, record.id);
+        const int rc = current.step();
+        if (rc == SQLITE_DONE) {
+            return StoreError::not_found;
+        }
+        if (rc != SQLITE_ROW) {
+            return report_failure(db, rc, "record_attempt");
+        }
+        // No outbox entry: an owner with a newer token already recorded a final outcome.
+        if (current.is_null(1) || current.int64(1) != record.lease_token) {
+            return StoreError::stale_lease;
+        }
+        attempts = current.int64(0) + 1;
+    }
+
+    {
+        auto attempt = db.query(
+            "INSERT INTO attempts (notification_id, number, started_at, finished_at, outcome, "
+            "detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        attempt.bind(1, record.id)
+            .bind(2, attempts)
+            .bind(3, record.started_at)
+            .bind(4, record.finished_at)
+            .bind(5, record.outcome)
+            .bind(6, record.detail);
+        if (const int rc = attempt.run(); rc != SQLITE_DONE) {
+            return report_failure(db, rc, "record_attempt");
+        }
+    }
+
+    const bool final = is_final(record.next_status);
+    const Status status = final ? record.next_status : rescheduled_status(record.next_status);
+    const bool sent = status == Status::sent;
+    {
+        auto update = db.query(
+            "UPDATE notifications SET status = ?2, attempts = ?3, updated_at = ?4, "
+            "last_error = ?5, sent_at = coalesce(?6, sent_at) WHERE id = ?1");
+        update.bind(1, record.id)
+            .bind(2, to_string(status))
+            .bind(3, attempts)
+            .bind(4, record.finished_at)
+            .bind(5, sent ? std::string_view{} : std::string_view{record.detail})
+            .bind(6, sent ? std::optional<std::int64_t>{record.finished_at} : std::nullopt);
+        if (const int rc = update.run(); rc != SQLITE_DONE) {
+            return report_failure(db, rc, "record_attempt");
+        }
+    }
+
+    if (final) {
+        auto remove = db.query("DELETE FROM outbox WHERE notification_id = ?1");
+        remove.bind(1, record.id);
+        if (const int rc = remove.run(); rc != SQLITE_DONE) {
+            return report_failure(db, rc, "record_attempt");
+        }
+        return {};
+    }
+    auto reschedule = db.query(
+        "UPDATE outbox SET due_at = ?2, lease_owner = NULL, lease_expires_at = NULL "
+        "WHERE notification_id = ?1");
+    reschedule.bind(1, record.id).bind(2, record.next_due_at);
+    if (const int rc = reschedule.run(); rc != SQLITE_DONE) {
+        return report_failure(db, rc, "record_attempt");
+    }
+    return {};
+}
+
+boost::system::result<int> release_owner_leases(Connection& db,
+                                                std::string_view owner,
+                                                UnixMs now) {
+    {
+        auto status = db.query(
+            "UPDATE notifications SET status = CASE WHEN attempts = 0 THEN 'queued' "
+            "ELSE 'retrying' END, updated_at = ?2 "
+            "WHERE id IN (SELECT notification_id FROM outbox WHERE lease_owner = ?1)");
+        status.bind(1, owner).bind(2, now);
+        if (const int rc = status.run(); rc != SQLITE_DONE) {
+            return report_failure(db, rc, "release_leases");
+        }
+    }
+    auto release = db.query(
+        "UPDATE outbox SET lease_owner = NULL, lease_expires_at = NULL, due_at = min(due_at, ?2) "
+        "WHERE lease_owner = ?1");
+    release.bind(1, owner).bind(2, now);
+    if (const int rc = release.run(); rc != SQLITE_DONE) {
+        return report_failure(db, rc, "release_leases");
+    }
+    return static_cast<int>(db.changes());
+}
+
+boost::system::result<NotificationView> find_notification(Connection& db,
+                                                          std::string_view id,
+                                                          std::string_view client) {
+    const ReadTransaction transaction(db);
+    if (transaction.begin_result() != SQLITE_DONE) {
+        return report_failure(db, transaction.begin_result(), "find");
+    }
+
+    NotificationView view;
+    {
+        auto row = db.query(
+            "SELECT n.id, n.client, n.status, n.message_id, n.attempts, n.created_at, "
+            "n.updated_at, n.sent_at, n.last_error, o.due_at, o.lease_owner "
+            "FROM notifications n LEFT JOIN outbox o ON o.notification_id = n.id "
+            "WHERE n.id = ?1 AND (?2 = '' OR n.client = ?2)");
+        row.bind(1, id).bind(2, client);
+        const int rc = row.step();
+        if (rc == SQLITE_DONE) {
+            return StoreError::not_found;
+        }
+        if (rc != SQLITE_ROW) {
+            return report_failure(db, rc, "find");
+        }
+        view.id = row.text(0);
+        view.client = row.text(1);
+        view.status = parse_status(row.text(2)).value_or(Status::queued);
+        view.message_id = row.text(3);
+        view.attempts = static_cast<int>(row.int64(4));
+        view.created_at = row.int64(5);
+        view.updated_at = row.int64(6);
+        if (!row.is_null(7)) {
+            view.sent_at = row.int64(7);
+        }
+        view.last_error = row.text(8);
+        // While leased, the attempt is under way; there is no next one scheduled yet.
+        if (!row.is_null(9) && row.is_null(10)) {
+            view.next_attempt_at = row.int64(9);
+        }
+    }
+
+    auto attempts = db.query(
+        "SELECT number, started_at, finished_at, outcome, detail FROM attempts "
+        "WHERE notification_id = ?1 ORDER BY number");
+    attempts.bind(1, id);
+    int rc = SQLITE_ROW;
+    while ((rc = attempts.step()) == SQLITE_ROW) {
+        AttemptView attempt;
+        attempt.number = static_cast<int>(attempts.int64(0));
+        attempt.started_at = attempts.int64(1);
+        attempt.finished_at = attempts.int64(2);
+        attempt.outcome = attempts.text(3);
+        attempt.detail = attempts.text(4);
+        view.attempt_log.push_back(std::move(attempt));
+    }
+    if (rc != SQLITE_DONE) {
+        return report_failure(db, rc, "find");
+    }
+    return view;
+}
+
+boost::system::result<void> ping_database(Connection& db) {
+    auto version = db.query("SELECT version FROM schema_version LIMIT 1");
+    const int rc = version.step();
+    if (rc != SQLITE_ROW) {
+        return report_failure(db, rc == SQLITE_DONE ? SQLITE_CORRUPT : rc, "ping");
+    }
+    return {};
+}
+
+}  // namespace herald::store::sqlite

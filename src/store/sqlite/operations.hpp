@@ -1,0 +1,40 @@
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include <boost/system/result.hpp>
+
+#include "store/sqlite/connection.hpp"
+#include "store/store.hpp"
+
+// The SQL behind each Store operation, as plain functions of a connection. They run on the store
+// thread that owns `db`. Write operations expect the caller to have opened a transaction (the
+// writer wraps each in its own savepoint) and leave committing to it; reads open their own.
+// Errors: not_found, stale_lease and already_exists as the Store contract says; any other SQLite
+// failure is logged (rate-limited) and reported as unavailable.
+namespace herald::store::sqlite {
+
+boost::system::result<NotificationView> insert_notification(Connection& db,
+                                                            const NewNotification& notification);
+
+boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& db,
+                                                                   const ClaimRequest& request);
+
+boost::system::result<void> record_attempt_outcome(Connection& db, const AttemptRecord& record);
+
+// Clears the leases `owner` holds; those entries are due at `now` at the latest.
+boost::system::result<int> release_owner_leases(Connection& db, std::string_view owner, UnixMs now);
+
+// Reads one notification and its attempts in one read transaction (a consistent snapshot).
+boost::system::result<NotificationView> find_notification(Connection& db,
+                                                          std::string_view id,
+                                                          std::string_view client);
+
+boost::system::result<void> ping_database(Connection& db);
+
+// Logs a failed SQLite call (at most one line a second per thread) and returns the error the
+// store reports for it: already_exists for a duplicate key, unavailable for anything else.
+boost::system::error_code report_failure(Connection& db, int rc, std::string_view operation);
+
+}  // namespace herald::store::sqlite

@@ -1,0 +1,356 @@
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <exception>
+#include <utility>
+
+#include <sqlite3.h>
+
+#include "core/time.hpp"
+#include "observe/log.hpp"
+#include "store/sqlite/connection.hpp"
+#include "store/sqlite/operations.hpp"
+#include "store/sqlite/schema.hpp"
+
+namespace herald::store::sqlite {
+
+// One queued operation: run() on a store thread, fail() to override its outcome, complete() to
+// hand the outcome to the caller's callback exactly once.
+class Job {
+public:
+    virtual ~Job() = default;
+
+    // Runs the operation on the thread's connection. True when it succeeded (for a write: its
+    // changes should be kept). Never throws: an exception becomes unavailable.
+    virtual bool run(Connection& db) = 0;
+
+    // Replaces a success (or the lack of any outcome yet) with `error`; a failure already
+    // recorded stays, since it describes what happened more precisely.
+    virtual void fail(StoreError error) = 0;
+
+    // Calls the callback with the outcome. An exception escaping it is logged and dropped.
+    virtual void complete() = 0;
+};
+
+namespace {
+
+template <typename T>
+class TypedJob final : public Job {
+public:
+    using Body = std::function<boost::system::result<T>(Connection&)>;
+
+    TypedJob(Body body, Store::Callback<T> done) : body_(std::move(body)), done_(std::move(done)) {}
+
+    bool run(Connection& db) override {
+        try {
+            outcome_.emplace(body_(db));
+        } catch (const std::exception& e) {
+            observe::error("store operation threw", {{"what", e.what()}});
+            outcome_.emplace(boost::system::in_place_error, StoreError::unavailable);
+        } catch (...) {
+            observe::error("store operation threw", {});
+            outcome_.emplace(boost::system::in_place_error, StoreError::unavailable);
+        }
+        return outcome_->has_value();
+    }
+
+    void fail(StoreError error) override {
+        if (!outcome_ || outcome_->has_value()) {
+            outcome_.emplace(boost::system::in_place_error, error);
+        }
+    }
+
+    void complete() override {
+        assert(outcome_);
+        try {
+            done_(std::move(*outcome_));
+        } catch (const std::exception& e) {
+            observe::error("store callback threw", {{"what", e.what()}});
+        } catch (...) {
+            observe::error("store callback threw", {});
+        }
+    }
+
+private:
+    Body body_;
+    Store::Callback<T> done_;
+    std::optional<boost::system::result<T>> outcome_;
+};
+
+template <typename T>
+std::unique_ptr<Job> make_job(typename TypedJob<T>::Body body, Store::Callback<T> done) {
+    return std::make_unique<TypedJob<T>>(std::move(body), std::move(done));
+}
+
+void fail_range(std::deque<std::unique_ptr<Job>>& batch,
+                std::size_t first,
+                std::size_t last,
+                StoreError error) {
+    for (std::size_t i = first; i < last; ++i) {
+        batch[i]->fail(error);
+    }
+}
+
+}  // namespace
+
+boost::system::result<std::unique_ptr<SqliteStore>, std::string> SqliteStore::open(
+    std::string path, const StoreOptions& options) {
+    std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(path), options));
+
+    std::promise<std::string> writer_ready;
+    auto writer_opened = writer_ready.get_future();
+    store->writer_ = std::thread([self = store.get(), ready = std::move(writer_ready)]() mutable {
+        self->writer_main(ready);
+    });
+    if (std::string error = writer_opened.get(); !error.empty()) {
+        store->shutdown();
+        return error;
+    }
+
+    // The reader starts after the writer migrated, so the tables it prepares against exist.
+    std::promise<std::string> reader_ready;
+    auto reader_opened = reader_ready.get_future();
+    store->reader_ = std::thread([self = store.get(), ready = std::move(reader_ready)]() mutable {
+        self->reader_main(ready);
+    });
+    if (std::string error = reader_opened.get(); !error.empty()) {
+        store->shutdown();
+        return error;
+    }
+    return store;
+}
+
+SqliteStore::SqliteStore(std::string path, const StoreOptions& options)
+    : path_(std::move(path)),
+      max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch))),
+      max_queue_(static_cast<std::size_t>(std::max(1, options.max_queue))),
+      busy_timeout_(options.busy_timeout) {}
+
+SqliteStore::~SqliteStore() {
+    shutdown();
+}
+
+void SqliteStore::insert(NewNotification notification, Callback<NotificationView> done) {
+    submit_write(make_job<NotificationView>(
+        [notification = std::move(notification)](Connection& db) {
+            return insert_notification(db, notification);
+        },
+        std::move(done)));
+}
+
+void SqliteStore::find(std::string id, std::string client, Callback<NotificationView> done) {
+    submit_read(make_job<NotificationView>(
+        [id = std::move(id), client = std::move(client)](Connection& db) {
+            return find_notification(db, id, client);
+        },
+        std::move(done)));
+}
+
+void SqliteStore::claim_due(ClaimRequest request, Callback<std::vector<ClaimedEntry>> done) {
+    submit_write(make_job<std::vector<ClaimedEntry>>(
+        [request = std::move(request)](Connection& db) { return claim_due_entries(db, request); },
+        std::move(done)));
+}
+
+void SqliteStore::record_attempt(AttemptRecord record, Callback<void> done) {
+    submit_write(make_job<void>(
+        [record = std::move(record)](Connection& db) { return record_attempt_outcome(db, record); },
+        std::move(done)));
+}
+
+void SqliteStore::release_leases(std::string owner, Callback<int> done) {
+    submit_write(make_job<int>(
+        [owner = std::move(owner)](Connection& db) {
+            return release_owner_leases(db, owner, core::unix_now_ms());
+        },
+        std::move(done)));
+}
+
+void SqliteStore::ping(Callback<void> done) {
+    submit_read(make_job<void>([](Connection& db) { return ping_database(db); }, std::move(done)));
+}
+
+void SqliteStore::shutdown() {
+    assert(std::this_thread::get_id() != writer_.get_id() || !writer_.joinable());
+    assert(std::this_thread::get_id() != reader_.get_id() || !reader_.joinable());
+
+    const std::lock_guard serial(shutdown_mutex_);
+    {
+        const std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    write_ready_.notify_all();
+    read_ready_.notify_all();
+    if (writer_.joinable()) {
+        writer_.join();
+    }
+    if (reader_.joinable()) {
+        reader_.join();
+    }
+}
+
+StoreStats SqliteStore::stats() const {
+    return StoreStats{commits_.load(), writes_run_.load(), writes_queued_.load()};
+}
+
+void SqliteStore::submit_write(std::unique_ptr<Job> job) {
+    StoreError refusal{};
+    {
+        const std::lock_guard lock(mutex_);
+        if (stopping_) {
+            refusal = StoreError::shutting_down;
+        } else if (writes_.size() >= max_queue_) {
+            refusal = StoreError::overloaded;
+        } else {
+            writes_.push_back(std::move(job));
+            writes_queued_ = writes_.size();
+        }
+    }
+    if (job) {
+        job->fail(refusal);
+        job->complete();
+        return;
+    }
+    write_ready_.notify_one();
+}
+
+void SqliteStore::submit_read(std::unique_ptr<Job> job) {
+    StoreError refusal{};
+    {
+        const std::lock_guard lock(mutex_);
+        if (stopping_) {
+            refusal = StoreError::shutting_down;
+        } else if (reads_.size() >= max_queue_) {
+            refusal = StoreError::overloaded;
+        } else {
+            reads_.push_back(std::move(job));
+        }
+    }
+    if (job) {
+        job->fail(refusal);
+        job->complete();
+        return;
+    }
+    read_ready_.notify_one();
+}
+
+void SqliteStore::writer_main(std::promise<std::string>& ready) {
+    auto opened = Connection::open(path_, busy_timeout_);
+    if (!opened) {
+        ready.set_value(opened.error());
+        return;
+    }
+    const std::unique_ptr<Connection> db = std::move(*opened);
+    if (auto configured = configure(*db); !configured) {
+        ready.set_value(configured.error());
+        return;
+    }
+    if (auto migrated = migrate(*db); !migrated) {
+        ready.set_value(migrated.error());
+        return;
+    }
+    ready.set_value({});
+
+    for (;;) {
+        Queue batch;
+        {
+            std::unique_lock lock(mutex_);
+            write_ready_.wait(lock, [this] { return stopping_ || !writes_.empty(); });
+            if (writes_.empty()) {
+                return;  // stopping, and everything queued has been written
+            }
+            const std::size_t take = std::min(max_batch_, writes_.size());
+            std::move(writes_.begin(), writes_.begin() + take, std::back_inserter(batch));
+            writes_.erase(writes_.begin(), writes_.begin() + take);
+            writes_queued_ = writes_.size();
+        }
+        run_batch(*db, batch);
+    }
+}
+
+void SqliteStore::reader_main(std::promise<std::string>& ready) {
+    auto opened = Connection::open(path_, busy_timeout_);
+    if (!opened) {
+        ready.set_value(opened.error());
+        return;
+    }
+    const std::unique_ptr<Connection> db = std::move(*opened);
+    if (auto configured = configure(*db); !configured) {
+        ready.set_value(configured.error());
+        return;
+    }
+    ready.set_value({});
+
+    for (;;) {
+        std::unique_ptr<Job> job;
+        {
+            std::unique_lock lock(mutex_);
+            read_ready_.wait(lock, [this] { return stopping_ || !reads_.empty(); });
+            if (reads_.empty()) {
+                return;
+            }
+            job = std::move(reads_.front());
+            reads_.pop_front();
+        }
+        job->run(*db);
+        job->complete();
+    }
+}
+
+void SqliteStore::run_batch(Connection& db, Queue& batch) {
+    std::size_t next = 0;
+    while (next < batch.size()) {
+        next = run_transaction(db, batch, next);
+    }
+    writes_run_ += batch.size();
+    for (const auto& job : batch) {
+        job->complete();
+    }
+}
+
+// Runs batch[first..] in one transaction, each write in its own savepoint, and returns the index
+// after the last write it dealt with: the batch's end, or just past a write during which SQLite
+// gave up the whole transaction (the rest then get a transaction of their own).
+std::size_t SqliteStore::run_transaction(Connection& db, Queue& batch, std::size_t first) {
+    const std::size_t end = batch.size();
+    if (const int rc = db.query("BEGIN IMMEDIATE").run(); rc != SQLITE_DONE) {
+        report_failure(db, rc, "begin");
+        fail_range(batch, first, end, StoreError::unavailable);
+        return end;
+    }
+    // Gives up the transaction after batch[i]: what ran in it is lost.
+    auto abandon = [&](std::size_t i) {
+        if (!db.in_autocommit()) {
+            db.query("ROLLBACK").run();
+        }
+        fail_range(batch, first, i + 1, StoreError::unavailable);
+        return i + 1;
+    };
+
+    for (std::size_t i = first; i < end; ++i) {
+        if (const int rc = db.query("SAVEPOINT write").run(); rc != SQLITE_DONE) {
+            report_failure(db, rc, "savepoint");
+            return abandon(i);
+        }
+        const bool keep = batch[i]->run(db);
+        if (db.in_autocommit()) {
+            return abandon(i);  // SQLite rolled the transaction back on its own
+        }
+        if (!keep && db.query("ROLLBACK TO write").run() != SQLITE_DONE) {
+            return abandon(i);
+        }
+        if (db.query("RELEASE write").run() != SQLITE_DONE) {
+            return abandon(i);
+        }
+    }
+
+    if (const int rc = db.query("COMMIT").run(); rc != SQLITE_DONE) {
+        report_failure(db, rc, "commit");
+        return abandon(end - 1);
+    }
+    ++commits_;
+    return end;
+}
+
+}  // namespace herald::store::sqlite

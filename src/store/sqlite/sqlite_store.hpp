@@ -1,0 +1,107 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <boost/system/result.hpp>
+
+#include "store/open.hpp"
+#include "store/store.hpp"
+
+namespace herald::store::sqlite {
+
+class Connection;
+class Job;  // one queued operation; defined in sqlite_store.cpp
+
+// Counters for tests and metrics; read at any time from any thread.
+struct StoreStats {
+    std::uint64_t commits = 0;        // write transactions committed
+    std::uint64_t writes = 0;         // write operations run (inserts, claims, attempts, releases)
+    std::uint64_t queued_writes = 0;  // write operations waiting for the writer right now
+};
+
+// The Store on one SQLite file, with two threads of its own:
+//
+// - the writer owns the only write connection. Writes wait in a queue of at most
+//   options.max_queue; the writer takes up to options.max_batch at a time, runs them in one
+//   BEGIN IMMEDIATE transaction, each inside its own savepoint (a failing write is rolled back
+//   alone), commits once (synchronous=FULL: durable when COMMIT returns), then runs all their
+//   callbacks. Many writes thus share one fsync.
+// - the reader owns a second connection for find() and ping(), so reads never wait behind a
+//   commit (WAL lets them see the last committed state).
+//
+// Every SQLite call, opening and closing included, happens on these two threads. Callbacks run
+// on them too, except that work refused at once (overloaded when a queue is full, shutting_down
+// after shutdown() began) has its callback run synchronously on the caller's thread before the
+// method returns. Callbacks must be quick, must not throw, and must not call shutdown().
+//
+// A write that fails because SQLite rolled back the whole transaction (I/O error, disk full)
+// fails with unavailable together with its batch-mates that had already run; the writes after it
+// run in a fresh transaction.
+class SqliteStore final : public Store {
+public:
+    // Opens (creating it when missing) the database file at `path`, whose directory must exist,
+    // migrates its schema, and starts both threads. Blocks until they are ready or have failed.
+    static boost::system::result<std::unique_ptr<SqliteStore>, std::string> open(
+        std::string path, const StoreOptions& options);
+
+    SqliteStore(const SqliteStore&) = delete;
+    SqliteStore& operator=(const SqliteStore&) = delete;
+    ~SqliteStore() override;  // calls shutdown()
+
+    void insert(NewNotification notification, Callback<NotificationView> done) override;
+    void find(std::string id, std::string client, Callback<NotificationView> done) override;
+    void claim_due(ClaimRequest request, Callback<std::vector<ClaimedEntry>> done) override;
+    void record_attempt(AttemptRecord record, Callback<void> done) override;
+    // Leased entries become due no later than the wall-clock time of the release.
+    void release_leases(std::string owner, Callback<int> done) override;
+    void ping(Callback<void> done) override;
+    void shutdown() override;
+
+    StoreStats stats() const;
+
+private:
+    using Queue = std::deque<std::unique_ptr<Job>>;
+
+    SqliteStore(std::string path, const StoreOptions& options);
+
+    // Queues `job` for the writer (or reader); when the queue is full or the store is stopping,
+    // completes it at once on this thread with overloaded or shutting_down instead.
+    void submit_write(std::unique_ptr<Job> job);
+    void submit_read(std::unique_ptr<Job> job);
+
+    void writer_main(std::promise<std::string>& ready);
+    void reader_main(std::promise<std::string>& ready);
+    void run_batch(Connection& db, Queue& batch);
+    std::size_t run_transaction(Connection& db, Queue& batch, std::size_t first);
+
+    const std::string path_;
+    const std::size_t max_batch_;
+    const std::size_t max_queue_;
+    const std::chrono::milliseconds busy_timeout_;
+
+    std::mutex mutex_;  // guards everything below up to the threads
+    std::condition_variable write_ready_;
+    std::condition_variable read_ready_;
+    Queue writes_;
+    Queue reads_;
+    bool stopping_ = false;
+
+    std::mutex shutdown_mutex_;  // serializes shutdown() callers around the joins
+    std::thread writer_;
+    std::thread reader_;
+
+    std::atomic<std::uint64_t> commits_{0};
+    std::atomic<std::uint64_t> writes_run_{0};
+    std::atomic<std::uint64_t> writes_queued_{0};
+};
+
+}  // namespace herald::store::sqlite

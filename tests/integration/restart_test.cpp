@@ -1,0 +1,105 @@
+// Accepted means delivered: herald killed (SIGKILL or SIGTERM) after a 202 delivers the message
+// exactly once after a restart on the same store.
+
+#include <signal.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "fixture.hpp"
+#include "support/net.hpp"
+#include "support/wait.hpp"
+
+namespace herald::test {
+namespace {
+
+class Restart : public IntegrationTest {
+protected:
+    // An SMTP transport towards a port where nothing listens yet; quick retries, and attempts
+    // enough that the notification cannot run out of them before the server appears.
+    static HeraldOptions towards_silent_port(std::uint16_t port) {
+        HeraldOptions options;
+        options.transport = "smtp://127.0.0.1:" + std::to_string(port);
+        options.env["HERALD_DELIVERY_BACKOFF_BASE_MS"] = "100";
+        options.env["HERALD_DELIVERY_BACKOFF_MAX_MS"] = "1000";
+        options.env["HERALD_DELIVERY_MAX_ATTEMPTS"] = "1000";
+        return options;
+    }
+
+    // After a restart: the one message arrives, herald reports it sent, and no second copy
+    // arrives while it does.
+    void expect_delivered_once(HeraldPeer& herald,
+                               MaildevPeer& maildev,
+                               const std::string& id,
+                               const std::string& subject) {
+        const auto status = herald.wait_for_status(id, {"sent", "failed"});
+        ASSERT_TRUE(status.has_value());
+        EXPECT_EQ(string_at(*status, "status"), "sent") << json_text(*status);
+        const auto messages = maildev.wait_for_messages(1);
+        ASSERT_EQ(messages.size(), 1U);
+        EXPECT_EQ(string_at(messages[0], "subject"), subject);
+        const auto mail = parse_mail(maildev.raw_source(string_at(messages[0], "id")));
+        EXPECT_EQ(bare_message_id(mail.message_id.value_or("")),
+                  bare_message_id(string_at(*status, "message_id")));
+    }
+};
+
+TEST_F(Restart, KillNineBeforeTheServerExistsThenDeliversOnceAfterRestart) {
+    const std::uint16_t smtp_port = free_port();
+    auto& herald = start_herald(towards_silent_port(smtp_port));
+    auto body = baseline_notification();
+    body["subject"] = "Survives kill -9";
+    const std::string id = accepted_id(herald.post_notification(json_body(body)));
+    ASSERT_FALSE(id.empty());
+    const auto killed = herald.kill9();
+    EXPECT_EQ(killed.signal, SIGKILL) << killed.describe();
+
+    auto& maildev = start_maildev(maildev_on_port(smtp_port));
+    herald.start();
+    expect_delivered_once(herald, maildev, id, "Survives kill -9");
+}
+
+TEST_F(Restart, KillNineRightAfterAcceptingWithMaildirStillDelivers) {
+    auto& herald = start_herald({});
+    auto body = baseline_notification();
+    body["subject"] = "Maildir survives kill -9";
+    const std::string id = accepted_id(herald.post_notification(json_body(body)));
+    ASSERT_FALSE(id.empty());
+    herald.kill9();
+    herald.start();
+
+    const auto status = herald.wait_for_status(id, {"sent", "failed"});
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(string_at(*status, "status"), "sent") << json_text(*status);
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(herald.maildir() / "new")) {
+        files.push_back(entry.path());
+    }
+    ASSERT_EQ(files.size(), 1U);
+    const auto mail = parse_mail(read_file(files[0]));
+    EXPECT_EQ(mail.subject, "Maildir survives kill -9");
+    EXPECT_EQ(bare_message_id(mail.message_id.value_or("")),
+              bare_message_id(string_at(*status, "message_id")));
+}
+
+TEST_F(Restart, SigtermExitsZeroAndTheQueuedMessageIsDeliveredAfterRestart) {
+    const std::uint16_t smtp_port = free_port();
+    auto& herald = start_herald(towards_silent_port(smtp_port));
+    auto body = baseline_notification();
+    body["subject"] = "Survives SIGTERM";
+    const std::string id = accepted_id(herald.post_notification(json_body(body)));
+    ASSERT_FALSE(id.empty());
+    const auto ended = herald.terminate();
+    ASSERT_TRUE(ended.has_value()) << "herald did not exit after SIGTERM";
+    EXPECT_TRUE(ended->exited && ended->code == 0) << ended->describe();
+
+    auto& maildev = start_maildev(maildev_on_port(smtp_port));
+    herald.start();
+    expect_delivered_once(herald, maildev, id, "Survives SIGTERM");
+}
+
+}  // namespace
+}  // namespace herald::test

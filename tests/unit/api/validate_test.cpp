@@ -1,0 +1,156 @@
+#include "api/validate.hpp"
+
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+namespace herald::api {
+namespace {
+
+const char* kBaseline =
+    R"({"from":"Notifier <noreply@example.com>","to":["alice@example.com"],)"
+    R"("subject":"Hello","text":"Hi"})";
+
+// The baseline body with `key` replaced by `value` (a JSON text).
+boost::json::value with(std::string_view key, std::string_view value) {
+    auto body = boost::json::parse(kBaseline).as_object();
+    body[key] = boost::json::parse(value);
+    return body;
+}
+
+std::vector<http::FieldProblem> problems_of(const boost::json::value& body) {
+    auto result = validate_notification(body, IntakeLimits{}, nullptr);
+    if (result) {
+        return {};
+    }
+    return result.error();
+}
+
+bool names_field(const std::vector<http::FieldProblem>& problems, std::string_view pointer) {
+    for (const auto& p : problems) {
+        if (p.pointer == pointer) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void expect_refused(const boost::json::value& body, std::string_view pointer) {
+    const auto problems = problems_of(body);
+    ASSERT_FALSE(problems.empty()) << "accepted: " << boost::json::serialize(body);
+    EXPECT_TRUE(names_field(problems, pointer))
+        << "expected a problem at " << pointer << ", got " << problems.front().pointer;
+    for (const auto& p : problems) {
+        EXPECT_EQ(p.detail.find("spy@example.net"), std::string::npos);
+        EXPECT_EQ(p.detail.find('\n'), std::string::npos);
+    }
+}
+
+TEST(ValidateNotification, AcceptsTheBaseline) {
+    auto result = validate_notification(boost::json::parse(kBaseline), IntakeLimits{}, nullptr);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->message.from.name, "Notifier");
+    EXPECT_EQ(result->message.from.address, "noreply@example.com");
+    ASSERT_EQ(result->message.to.size(), 1u);
+    EXPECT_EQ(result->message.subject, "Hello");
+}
+
+TEST(ValidateNotification, RefusesLineBreaksInTheSubject) {
+    expect_refused(with("subject", R"("Invoice ready\r\nBcc: spy@example.net")"), "#/subject");
+    expect_refused(with("subject", R"("Hi\n\nbody starts here")"), "#/subject");
+    expect_refused(with("subject", R"("A\rBcc: spy@example.net")"), "#/subject");
+}
+
+TEST(ValidateNotification, RefusesInjectionThroughCustomHeaders) {
+    expect_refused(with("headers", R"({"X-Campaign":"spring\r\nBcc: spy@example.net"})"),
+                   "#/headers/X-Campaign");
+    expect_refused(with("headers", R"({"X-Ok\r\nBcc":"x"})"), "#/headers/X-Ok\r\nBcc");
+    expect_refused(with("headers", R"({"X Bad Name":"v"})"), "#/headers/X Bad Name");
+    expect_refused(with("headers", R"({"Bcc":"spy@example.net"})"), "#/headers/Bcc");
+}
+
+TEST(ValidateNotification, RefusesInjectionThroughAddresses) {
+    expect_refused(
+        with("to", R"([{"name":"Alice\r\nBcc: spy@example.net","address":"alice@example.com"}])"),
+        "#/to/0/name");
+    expect_refused(with("to", R"(["alice@example.com\r\nBcc: spy@example.net"])"), "#/to/0");
+    expect_refused(with("cc", R"(["bob@example.com\nX-Injected: 1"])"), "#/cc/0");
+    expect_refused(with("from", R"("Support\r\nReply-To: spy@example.net <noreply@example.com>")"),
+                   "#/from");
+}
+
+TEST(ValidateNotification, AcceptsAMailboxObjectWithADisplayName) {
+    auto result = validate_notification(
+        with("to", R"([{"name":"Alice Example","address":"alice@example.com"}])"),
+        IntakeLimits{},
+        nullptr);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->message.to[0].name, "Alice Example");
+}
+
+TEST(ValidateNotification, RequiresFromToAndABody) {
+    auto body = boost::json::parse(R"({"subject":"x"})");
+    const auto problems = problems_of(body);
+    EXPECT_TRUE(names_field(problems, "#/from"));
+    EXPECT_TRUE(names_field(problems, "#/to"));
+    EXPECT_TRUE(names_field(problems, "#/text"));
+}
+
+TEST(ValidateNotification, ReportsEveryBadFieldAtOnce) {
+    auto body = boost::json::parse(
+        R"({"from":"bad","to":["also bad"],"subject":"a\nb","text":"x","colour":"red"})");
+    const auto problems = problems_of(body);
+    EXPECT_TRUE(names_field(problems, "#/from"));
+    EXPECT_TRUE(names_field(problems, "#/to/0"));
+    EXPECT_TRUE(names_field(problems, "#/subject"));
+    EXPECT_TRUE(names_field(problems, "#/colour"));
+}
+
+TEST(ValidateNotification, RefusesMoreRecipientsThanTheLimit) {
+    IntakeLimits limits;
+    limits.max_recipients = 2;
+    auto body = with("to", R"(["a@example.com","b@example.com","c@example.com"])");
+    auto result = validate_notification(body, limits, nullptr);
+    ASSERT_FALSE(result);
+    EXPECT_TRUE(names_field(result.error(), "#/to"));
+}
+
+TEST(ValidateNotification, RendersAnInlineTemplateEscapingOnlyHtml) {
+    auto body = boost::json::parse(
+        R"({"from":"noreply@example.com","to":["alice@example.com"],)"
+        R"("template":{"subject":"Hi {{name}}","text":"Dear {{name}}","html":"<p>{{name}}</p>"},)"
+        R"("data":{"name":"A & B"}})");
+    auto result = validate_notification(body, IntakeLimits{}, nullptr);
+    ASSERT_TRUE(result) << result.error().front().pointer << ": " << result.error().front().detail;
+    EXPECT_EQ(result->message.subject, "Hi A & B");
+    EXPECT_EQ(result->message.text, "Dear A & B");
+    EXPECT_EQ(result->message.html, "<p>A &amp; B</p>");
+}
+
+TEST(ValidateNotification, RefusesATemplateWhoseDataInjectsALineBreakIntoTheSubject) {
+    auto body = boost::json::parse(
+        R"({"from":"noreply@example.com","to":["alice@example.com"],)"
+        R"("template":{"subject":"Hi {{name}}","text":"x"},)"
+        R"("data":{"name":"x\r\nBcc: spy@example.net"}})");
+    expect_refused(body, "#/data");
+}
+
+TEST(ValidateNotification, RefusesAnUnknownTemplateName) {
+    auto body = boost::json::parse(
+        R"({"from":"noreply@example.com","to":["alice@example.com"],"template":"welcome"})");
+    expect_refused(body, "#/template");
+}
+
+TEST(ValidateNotification, RefusesNulInBodies) {
+    expect_refused(with("text", R"("a\u0000b")"), "#/text");
+}
+
+TEST(ValidateNotification, ChecksTagsAndMetadata) {
+    expect_refused(with("tags", R"([""])"), "#/tags/0");
+    expect_refused(with("metadata", R"([1,2])"), "#/metadata");
+    auto ok = validate_notification(
+        with("metadata", R"({"order":42,"nested":{"a":[1,2]}})"), IntakeLimits{}, nullptr);
+    EXPECT_TRUE(ok);
+}
+
+}  // namespace
+}  // namespace herald::api

@@ -1,0 +1,147 @@
+#include "config/load.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+#include <gtest/gtest.h>
+
+namespace herald::config {
+namespace {
+
+EnvLookup env_of(std::map<std::string, std::string> values) {
+    return [values](const std::string& name) -> std::optional<std::string> {
+        auto it = values.find(name);
+        if (it == values.end()) {
+            return std::nullopt;
+        }
+        return it->second;
+    };
+}
+
+std::string write_file(const std::string& text) {
+    char path[] = "/tmp/herald-config-XXXXXX";
+    const int fd = mkstemp(path);
+    EXPECT_GE(fd, 0);
+    close(fd);
+    std::ofstream(path) << text;
+    return path;
+}
+
+TEST(LoadSettings, UsesEmbeddedDefaultsWithoutFileEnvOrFlags) {
+    auto settings = load_settings("", env_of({}), {});
+    ASSERT_TRUE(settings) << settings.error();
+    EXPECT_EQ(settings->server.listen, "127.0.0.1:8080");
+    EXPECT_EQ(settings->store.url, "sqlite:./var/herald.db");
+    EXPECT_EQ(settings->delivery.transport, "maildir:./var/mail");
+}
+
+TEST(LoadSettings, FlagsBeatEnvironmentWhichBeatsTheFile) {
+    const auto path = write_file(
+        "[server]\nlisten = \"127.0.0.1:1000\"\nmax_connections = 7\n"
+        "[delivery]\nmax_attempts = 3\n");
+    Overrides flags;
+    flags.listen = "127.0.0.1:3000";
+    auto settings = load_settings(
+        path,
+        env_of({{"HERALD_SERVER_LISTEN", "127.0.0.1:2000"}, {"HERALD_DELIVERY_MAX_ATTEMPTS", "5"}}),
+        flags);
+    ASSERT_TRUE(settings) << settings.error();
+    EXPECT_EQ(settings->server.listen, "127.0.0.1:3000");
+    EXPECT_EQ(settings->server.max_connections, 7);
+    EXPECT_EQ(settings->delivery.max_attempts, 5);
+    std::remove(path.c_str());
+}
+
+TEST(LoadSettings, SetAssignmentsChangeAnyNonSecretSetting) {
+    Overrides flags;
+    flags.assignments = {"server.max_body_bytes=2048", "delivery.poll_interval_ms=50"};
+    auto settings = load_settings("", env_of({}), flags);
+    ASSERT_TRUE(settings) << settings.error();
+    EXPECT_EQ(settings->server.max_body_bytes, 2048u);
+    EXPECT_EQ(settings->delivery.poll_interval.count(), 50);
+}
+
+TEST(LoadSettings, RefusesSecretsOnTheCommandLine) {
+    Overrides flags;
+    flags.assignments = {"smtp.password=hunter2"};
+    auto settings = load_settings("", env_of({}), flags);
+    ASSERT_FALSE(settings);
+    EXPECT_NE(settings.error().find("secrets"), std::string::npos);
+    EXPECT_EQ(settings.error().find("hunter2"), std::string::npos);
+}
+
+TEST(LoadSettings, NamesTheBadSettingAndItsSource) {
+    auto settings = load_settings("", env_of({{"HERALD_SERVER_MAX_CONNECTIONS", "lots"}}), {});
+    ASSERT_FALSE(settings);
+    EXPECT_NE(settings.error().find("HERALD_SERVER_MAX_CONNECTIONS"), std::string::npos);
+}
+
+TEST(LoadSettings, RefusesUnknownKeysInTheFile) {
+    const auto path = write_file("[server]\nlisen = \"x\"\n");
+    auto settings = load_settings(path, env_of({}), {});
+    ASSERT_FALSE(settings);
+    EXPECT_NE(settings.error().find("server.lisen"), std::string::npos);
+    std::remove(path.c_str());
+}
+
+TEST(LoadSettings, ReportsTheLineOfAMalformedFile) {
+    const auto path = write_file("[server]\nlisten = \n");
+    auto settings = load_settings(path, env_of({}), {});
+    ASSERT_FALSE(settings);
+    EXPECT_NE(settings.error().find("line 2"), std::string::npos);
+    std::remove(path.c_str());
+}
+
+TEST(LoadSettings, RefusesAnUnknownTransportScheme) {
+    Overrides flags;
+    flags.transport = "carrier-pigeon://coop";
+    EXPECT_FALSE(load_settings("", env_of({}), flags));
+}
+
+TEST(LoadSettings, ReadsApiKeysFromATableOrTheEnvironment) {
+    const auto path = write_file("[auth.api_keys]\nk1 = \"billing\"\nk2 = \"signup\"\n");
+    auto from_file = load_settings(path, env_of({}), {});
+    ASSERT_TRUE(from_file) << from_file.error();
+    EXPECT_EQ(from_file->auth.api_keys.at("k2"), "signup");
+    auto from_env = load_settings("", env_of({{"HERALD_AUTH_API_KEYS", "a=one,b=two"}}), {});
+    ASSERT_TRUE(from_env) << from_env.error();
+    EXPECT_EQ(from_env->auth.api_keys.at("b"), "two");
+    std::remove(path.c_str());
+}
+
+TEST(Describe, MasksSecretsAndPrintsValidToml) {
+    auto settings = load_settings("",
+                                  env_of({{"HERALD_SMTP_PASSWORD", "hunter2"},
+                                          {"HERALD_HTTP_TOKEN", "tok-123"},
+                                          {"HERALD_AUTH_API_KEYS", "sekrit=ops"}}),
+                                  {});
+    ASSERT_TRUE(settings) << settings.error();
+    const std::string text = describe(*settings);
+    EXPECT_EQ(text.find("hunter2"), std::string::npos);
+    EXPECT_EQ(text.find("tok-123"), std::string::npos);
+    EXPECT_EQ(text.find("sekrit"), std::string::npos);
+    EXPECT_NE(text.find("password = \"***\""), std::string::npos);
+
+    const auto path = write_file(text);
+    auto reread = load_settings(path, env_of({}), {});
+    EXPECT_TRUE(reread) << (reread ? "" : reread.error());
+    std::remove(path.c_str());
+}
+
+TEST(SplitHostPort, AcceptsIpv4AndBracketedIpv6) {
+    auto v4 = split_host_port("127.0.0.1:8080");
+    ASSERT_TRUE(v4);
+    EXPECT_EQ(v4->first, "127.0.0.1");
+    EXPECT_EQ(v4->second, 8080);
+    auto v6 = split_host_port("[::1]:0");
+    ASSERT_TRUE(v6);
+    EXPECT_EQ(v6->first, "::1");
+    EXPECT_FALSE(split_host_port("127.0.0.1:99999"));
+    EXPECT_FALSE(split_host_port("nohost"));
+}
+
+}  // namespace
+}  // namespace herald::config

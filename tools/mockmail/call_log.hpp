@@ -1,0 +1,45 @@
+#pragma once
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace herald::mockmail {
+
+// One send as the mock received it. Credentials are never kept: only whether they were present.
+struct Call {
+    std::uint64_t seq = 0;
+    std::uint64_t connection = 0;  // which TCP connection carried it (1, 2, … in accept order)
+    std::int64_t received_at_ms = 0;
+    std::string idempotency_key;  // "" when the header was absent
+    bool authorization = false;
+    std::string traceparent;        // "" when absent
+    boost::json::value message_id;  // from the body; null when absent or the body is not JSON
+    boost::json::value subject;
+    boost::json::value from;
+    boost::json::value to;
+    boost::json::value id;
+    std::string body;  // the raw request body
+    int answer = 0;    // the status the mock chose; 0 when it dropped the connection instead
+};
+
+// Every send received since start (or the last reset), in arrival order. Not thread-safe: the
+// mock runs on one thread.
+class CallLog {
+  public:
+    Call& add(Call call);
+    void reset();
+
+    boost::json::array to_json() const;
+    boost::json::object stats() const;  // {"calls":N,"distinct_keys":M}
+
+    std::uint64_t next_seq() const { return calls_.size() + 1; }
+
+  private:
+    std::vector<Call> calls_;
+};
+
+}  // namespace herald::mockmail
