@@ -19,8 +19,8 @@ namespace herald::mail {
 // lower-cased, an IDN converted with libidn2 (UTS 46 non-transitional); at most 254 octets in
 // all. A display name may hold quoted-strings, which are unquoted. Refused as well: quoted local
 // parts, IP-literal domains (and numeric top-level labels), groups, comments, control
-// characters in the name. Errors are short, one line, and never quote the input. Pure;
-// thread-safe.
+// characters in the name, input above 2048 octets. Errors are short, one line, and never
+// quote the input. Pure; thread-safe.
 boost::system::result<Mailbox, std::string> parse_mailbox(std::string_view text);
 
 // The same checks for a mailbox given as separate name and address (the JSON object form);

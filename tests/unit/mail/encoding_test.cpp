@@ -156,7 +156,8 @@ TEST(FoldHeader, FoldsBeforeAnAtomThatWouldPassColumn76) {
     }
     const std::string field = encoding::fold_header("Subject", atoms);
     ASSERT_TRUE(field.ends_with("\r\n"));
-    const auto lines = split_lines(field.substr(0, field.size() - 2));
+    const std::string unterminated = field.substr(0, field.size() - 2);
+    const auto lines = split_lines(unterminated);
     EXPECT_GT(lines.size(), 1u);
     for (std::size_t i = 0; i < lines.size(); ++i) {
         EXPECT_LE(lines[i].size(), 76u);
