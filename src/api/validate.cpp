@@ -384,10 +384,15 @@ boost::system::result<ValidNotification, std::vector<http::FieldProblem>> valida
         } else {
             apply_template(*body, templates, limits, message, problems);
         }
-    } else if (body->contains("data")) {
-        problems.push_back({"#/data", "is only allowed with a template"});
-    } else if (message.text.empty() && message.html.empty()) {
-        problems.push_back({"#/text", "one of text, html or template is required"});
+    } else {
+        // Without a template, data renders nothing; it is checked for shape and then ignored.
+        if (const auto* d = body->if_contains("data"); d != nullptr && !d->is_null() &&
+                                                        !d->is_object()) {
+            problems.push_back({"#/data", "must be an object"});
+        }
+        if (message.text.empty() && message.html.empty()) {
+            problems.push_back({"#/text", "one of text, html or template is required"});
+        }
     }
     read_headers(*body, limits, message, problems);
     result.tags = read_tags(*body, limits, problems);

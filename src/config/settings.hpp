@@ -61,6 +61,7 @@ struct DeliverySettings {
     std::chrono::milliseconds lease{60000};
     std::chrono::milliseconds poll_interval{500};
     std::string message_id_domain;  // empty: the host name
+    bool paused = false;  // accept and store, but send nothing (e.g. provider maintenance)
     SmtpSettings smtp;
     HttpTransportSettings http;
 };

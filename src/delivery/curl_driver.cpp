@@ -1,3 +1,4 @@
+#include "core/thread_name.hpp"
 #include "delivery/curl_driver.hpp"
 
 #include <mutex>
@@ -38,7 +39,10 @@ CurlDriver::CurlDriver() {
     if (multi_ == nullptr) {
         throw std::runtime_error("curl_multi_init failed");
     }
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        core::name_this_thread("herald-curl");
+        run();
+    });
 }
 
 CurlDriver::~CurlDriver() {

@@ -1,5 +1,6 @@
 #include "delivery/dispatcher.hpp"
 
+#include "core/thread_name.hpp"
 #include "core/await_callback.hpp"
 #include "mail/mime.hpp"
 #include "observe/log.hpp"
@@ -145,6 +146,7 @@ void Dispatcher::start() {
         close_io();
     });
     thread_ = std::thread([this] {
+        core::name_this_thread("herald-dispatch");
         for (;;) {
             try {
                 io_.run();

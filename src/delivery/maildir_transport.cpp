@@ -1,3 +1,4 @@
+#include "core/thread_name.hpp"
 #include "delivery/maildir_transport.hpp"
 
 #include <fmt/format.h>
@@ -93,7 +94,10 @@ boost::system::result<std::unique_ptr<MaildirTransport>, std::string> MaildirTra
 
 MaildirTransport::MaildirTransport(std::filesystem::path root, int new_dir_fd, std::string host)
     : root_(std::move(root)), new_dir_fd_(new_dir_fd), host_(std::move(host)) {
-    worker_ = std::thread([this] { run(); });
+    worker_ = std::thread([this] {
+        core::name_this_thread("herald-maildir");
+        run();
+    });
 }
 
 MaildirTransport::~MaildirTransport() {

@@ -1,5 +1,6 @@
 #include "http/io_pool.hpp"
 
+#include "core/thread_name.hpp"
 #include "observe/log.hpp"
 
 namespace herald::http {
@@ -23,7 +24,8 @@ boost::asio::io_context& IoPool::next() {
 
 void IoPool::start() {
     for (auto& context : contexts_) {
-        threads_.emplace_back([ctx = context.get()] {
+        threads_.emplace_back([ctx = context.get(), index = threads_.size()] {
+            core::name_this_thread("herald-io-" + std::to_string(index));
             try {
                 ctx->run();
             } catch (const std::exception& e) {

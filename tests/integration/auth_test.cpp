@@ -1,10 +1,10 @@
 // API keys: no key is 401, and one client cannot read another client's notification.
 
-#include <string>
+#include "fixture.hpp"
 
 #include <gtest/gtest.h>
 
-#include "fixture.hpp"
+#include <string>
 
 namespace herald::test {
 namespace {

@@ -1,15 +1,5 @@
 #pragma once
 
-#include <iostream>
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
-
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
-#include <gtest/gtest.h>
-
 #include "support/herald_peer.hpp"
 #include "support/json_util.hpp"
 #include "support/mail_parser.hpp"
@@ -17,7 +7,19 @@
 #include "support/mockmail_peer.hpp"
 #include "support/paths.hpp"
 #include "support/process.hpp"
+#include "support/smtp_recorder.hpp"
 #include "support/temp_dir.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace herald::test {
 
@@ -95,6 +97,11 @@ protected:
         return *mockmails_.back();
     }
 
+    SmtpRecorder& start_recorder(SmtpRecorderOptions options = {}) {
+        recorders_.push_back(std::make_unique<SmtpRecorder>(options));
+        return *recorders_.back();
+    }
+
     // A herald that delivers over plain SMTP to `maildev`.
     HeraldPeer& start_smtp_herald(MaildevPeer& maildev, HeraldOptions options = {}) {
         options.transport = maildev.smtp_url();
@@ -161,6 +168,7 @@ private:
     std::unique_ptr<TempDir> dir_;
     std::vector<std::unique_ptr<MaildevPeer>> maildevs_;
     std::vector<std::unique_ptr<MockmailPeer>> mockmails_;
+    std::vector<std::unique_ptr<SmtpRecorder>> recorders_;
     std::vector<std::unique_ptr<HeraldPeer>> heralds_;
 };
 
@@ -196,7 +204,22 @@ inline MaildevOptions maildev_hiding(std::vector<std::string> extensions) {
     return options;
 }
 
-inline std::string json_body(const boost::json::object& object) { return json_text(object); }
+// The upper-case verbs of SMTP command lines ("MAIL", "RCPT", …).
+inline std::vector<std::string> smtp_verbs(const std::vector<std::string>& commands) {
+    std::vector<std::string> verbs;
+    for (const auto& line : commands) {
+        std::string verb = line.substr(0, line.find_first_of(" :"));
+        for (char& c : verb) {
+            c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        }
+        verbs.push_back(verb);
+    }
+    return verbs;
+}
+
+inline std::string json_body(const boost::json::object& object) {
+    return json_text(object);
+}
 
 // The baseline body of the field cases, as an object a test changes before sending.
 inline boost::json::object baseline_notification() {

@@ -1,23 +1,23 @@
 // Proves the integration harness against the peers alone, without herald: process control,
 // ports, raw HTTP, the libcurl clients, maildev, mailparser and (when built) herald-mockmail.
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <fstream>
-#include <string>
-
-#include <gtest/gtest.h>
-
 #include "fixture.hpp"
+
 #include "support/http_client.hpp"
 #include "support/mime_checks.hpp"
 #include "support/net.hpp"
 #include "support/smtp_client.hpp"
 #include "support/wait.hpp"
+
+#include <gtest/gtest.h>
+
+#include <errno.h>
+#include <fstream>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace herald::test {
 namespace {
@@ -139,9 +139,9 @@ TEST(ParseResponse, ReadsContentLengthChunkedAndPipelinedResponses) {
     ASSERT_TRUE(third.has_value());
     EXPECT_EQ(third->status, 204);
     EXPECT_EQ(consumed, rest.size());
-    EXPECT_FALSE(parse_response("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", false, false,
-                                consumed)
-                     .has_value());
+    EXPECT_FALSE(
+        parse_response("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", false, false, consumed)
+            .has_value());
 }
 
 TEST(BodyMatches, NormalisesLineEndsAndToleratesOneFinalLineBreak) {
@@ -166,8 +166,7 @@ TEST(MimeChecks, FindsAndDecodesEncodedWords) {
 }
 
 TEST(MimeChecks, SeesLineEndsLineLengthsDotsAndHeaders) {
-    const std::string raw =
-        "Subject: a\r\n b\r\nTo: x@example.com\r\n\r\nbody\r\n.\r\nend";
+    const std::string raw = "Subject: a\r\n b\r\nTo: x@example.com\r\n\r\nbody\r\n.\r\nend";
     EXPECT_TRUE(only_crlf_line_ends(raw));
     EXPECT_FALSE(only_crlf_line_ends("a\nb"));
     EXPECT_FALSE(only_crlf_line_ends("a\rb"));
@@ -266,7 +265,8 @@ TEST_F(HarnessTest, RawConnectionReadsPipelinedResponsesInOrder) {
     const auto second = connection.read_response();
     ASSERT_TRUE(second.has_value());
     EXPECT_EQ(second->status, 404);
-    ASSERT_TRUE(connection.send_all("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    ASSERT_TRUE(
+        connection.send_all("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
     const auto third = connection.read_response();
     ASSERT_TRUE(third.has_value());
     EXPECT_EQ(third->status, 200);
@@ -303,15 +303,37 @@ TEST_F(HarnessTest, MaildevAdvertisesSmtputf8OnlyWhenNotHidden) {
     }
 }
 
+TEST_F(HarnessTest, SmtpRecorderSeesTheExactWire) {
+    auto& recorder = start_recorder();
+    const std::string message = "Subject: wire\r\n\r\n.leading dot\r\nplain\r\n.\r\n";
+    const auto sent =
+        send_smtp(recorder.port(), "a@example.com", {"b@example.com", "c@example.com"}, message);
+    ASSERT_TRUE(sent.ok) << sent.error;
+    ASSERT_TRUE(wait_until(
+        [&] { return !recorder.commands().empty() && recorder.commands().back() == "QUIT"; }));
+    const auto commands = recorder.commands();
+    EXPECT_EQ(smtp_verbs(commands),
+              (std::vector<std::string>{"EHLO", "MAIL", "RCPT", "RCPT", "DATA", "QUIT"}));
+    EXPECT_TRUE(commands[1].starts_with("MAIL FROM:<a@example.com>")) << commands[1];  // + SIZE=
+    EXPECT_EQ(commands[3], "RCPT TO:<c@example.com>");
+    const auto payloads = recorder.payloads();
+    ASSERT_EQ(payloads.size(), 1U);
+    EXPECT_EQ(payloads[0], "Subject: wire\r\n\r\n..leading dot\r\nplain\r\n..\r\n");
+    EXPECT_EQ(dot_unstuff(payloads[0]), message);
+    recorder.clear();
+    EXPECT_TRUE(recorder.events().empty());
+}
+
 TEST_F(HarnessTest, MockmailRecordsEachSendWithItsIdempotencyKey) {
     if (!mockmail_binary()) {
         GTEST_SKIP() << "herald-mockmail is not built in this tree";
     }
     auto& mockmail = start_mockmail();
     HttpClient client{mockmail.base_url()};
-    const std::string body =
-        R"({"from":"noreply@example.com","to":["alice@example.com"],"subject":"Grüße","text":"x"})";
-    const auto response = client.post_json("/v1/send", body, {{"Idempotency-Key", "harness-key-1"}});
+    const std::string body = R"({"from":"noreply@example.com","to":["alice@example.com"],)"
+                             R"("subject":"Grüße","text":"x"})";
+    const auto response =
+        client.post_json("/v1/send", body, {{"Idempotency-Key", "harness-key-1"}});
     EXPECT_EQ(response.status / 100, 2) << response.describe();
     const auto calls = mockmail.calls();
     ASSERT_EQ(calls.size(), 1U) << json_text(calls);

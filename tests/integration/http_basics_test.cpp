@@ -1,12 +1,13 @@
 // herald's HTTP surface as a client on the wire sees it: routes, methods, connection reuse,
 // pipelining, size limits and problem+json errors.
 
-#include <string>
+#include "fixture.hpp"
+
+#include "support/net.hpp"
 
 #include <gtest/gtest.h>
 
-#include "fixture.hpp"
-#include "support/net.hpp"
+#include <string>
 
 namespace herald::test {
 namespace {
@@ -19,8 +20,9 @@ protected:
     }
 
     static bool is_problem_json(const HttpResponse& response) {
-        return response.headers.get("Content-Type").value_or("").starts_with(
-                   "application/problem+json") &&
+        return response.headers.get("Content-Type")
+                   .value_or("")
+                   .starts_with("application/problem+json") &&
                response.json().has_value();
     }
 
@@ -61,11 +63,12 @@ TEST_F(HttpBasics, PipelinedRequestsAreAnsweredInOrder) {
     auto connection = RawConnection::connect(herald_->port());
     const std::string notification = json_body(baseline_notification());
     // The slower request (a durable write) first, then a cheap one, in one write.
-    const std::string requests = "POST /v1/notifications HTTP/1.1\r\nHost: herald\r\n"
-                                 "Content-Type: application/json\r\nContent-Length: " +
-                                 std::to_string(notification.size()) + "\r\n\r\n" + notification +
-                                 "GET /v1/unknown-route HTTP/1.1\r\nHost: herald\r\n\r\n"
-                                 "GET /healthz HTTP/1.1\r\nHost: herald\r\n\r\n";
+    const std::string requests =
+        "POST /v1/notifications HTTP/1.1\r\nHost: herald\r\n"
+        "Content-Type: application/json\r\nContent-Length: " +
+        std::to_string(notification.size()) + "\r\n\r\n" + notification +
+        "GET /v1/unknown-route HTTP/1.1\r\nHost: herald\r\n\r\n"
+        "GET /healthz HTTP/1.1\r\nHost: herald\r\n\r\n";
     ASSERT_TRUE(connection.send_all(requests));
     const auto first = connection.read_response();
     const auto second = connection.read_response();
@@ -103,9 +106,10 @@ TEST_F(HttpBasics, BodyOverTheLimitIs413) {
 
 TEST_F(HttpBasics, BodyOverTheLimitIs413OnTheWireBeforeTheBodyIsSent) {
     auto connection = RawConnection::connect(herald_->port());
-    ASSERT_TRUE(connection.send_all("POST /v1/notifications HTTP/1.1\r\nHost: herald\r\n"
-                                    "Content-Type: application/json\r\n"
-                                    "Content-Length: 5000000\r\n\r\n{\"to\":"));
+    ASSERT_TRUE(
+        connection.send_all("POST /v1/notifications HTTP/1.1\r\nHost: herald\r\n"
+                            "Content-Type: application/json\r\n"
+                            "Content-Length: 5000000\r\n\r\n{\"to\":"));
     const auto response = connection.read_response();
     ASSERT_TRUE(response.has_value()) << "no answer to a declared 5 MB body";
     EXPECT_EQ(response->status, 413) << response->raw;

@@ -1,15 +1,18 @@
 // The field cases of /work/shared/cases/mail-input.md (M1–M7), end to end: the real herald, a
 // real SMTP server (maildev) or the mock email API, and mailparser reading what arrived.
 
-#include <string>
-#include <utility>
-#include <vector>
+#include "fixture.hpp"
+
+#include "support/mime_checks.hpp"
+#include "support/wait.hpp"
 
 #include <gtest/gtest.h>
 
-#include "fixture.hpp"
-#include "support/mime_checks.hpp"
-#include "support/wait.hpp"
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace herald::test {
 namespace {
@@ -23,8 +26,8 @@ protected:
     static void expect_field_problem(const HttpResponse& response,
                                      const std::string& pointer_prefix) {
         EXPECT_EQ(response.status, 400) << response.describe();
-        EXPECT_EQ(response.headers.get("Content-Type").value_or("").find("application/problem+json"),
-                  0U)
+        EXPECT_EQ(
+            response.headers.get("Content-Type").value_or("").find("application/problem+json"), 0U)
             << response.describe();
         const auto json = response.json();
         ASSERT_TRUE(json.has_value()) << response.describe();
@@ -147,12 +150,66 @@ TEST_F(MailInput, M2SmugglingSequencesInTextOrHtmlArriveAsOneMessageWithTheBodyI
     }
 }
 
+// What must hold on the wire for any one accepted message: one transaction, CRLF only, and no
+// line that starts with '.' (herald writes none, so curl stuffs none).
+void expect_one_clean_transaction(const SmtpRecorder& recorder, std::size_t recipients) {
+    const auto verbs = smtp_verbs(recorder.commands());
+    EXPECT_EQ(std::count(verbs.begin(), verbs.end(), "MAIL"), 1) << ::testing::PrintToString(verbs);
+    EXPECT_EQ(std::count(verbs.begin(), verbs.end(), "RCPT"), static_cast<long>(recipients))
+        << ::testing::PrintToString(verbs);
+    EXPECT_EQ(std::count(verbs.begin(), verbs.end(), "DATA"), 1) << ::testing::PrintToString(verbs);
+    for (const auto& verb : verbs) {
+        EXPECT_TRUE(verb == "EHLO" || verb == "HELO" || verb == "MAIL" || verb == "RCPT" ||
+                    verb == "DATA" || verb == "QUIT" || verb == "RSET" || verb == "NOOP")
+            << "unexpected command " << verb;
+    }
+    const auto payloads = recorder.payloads();
+    ASSERT_EQ(payloads.size(), 1U);
+    EXPECT_TRUE(only_crlf_line_ends(payloads[0])) << payloads[0];
+    EXPECT_LE(longest_line(payloads[0]), 998U);
+    for (const auto line : crlf_lines(payloads[0])) {
+        EXPECT_FALSE(line.starts_with(".")) << "line starts with '.' on the wire: " << line;
+    }
+}
+
+// Waits for herald to report `id` sent and for the recorder to have seen the message.
+void expect_sent_to_recorder(HeraldPeer& herald, SmtpRecorder& recorder, const std::string& id) {
+    const auto status = herald.wait_for_status(id, {"sent", "failed"});
+    ASSERT_TRUE(status.has_value());
+    ASSERT_EQ(string_at(*status, "status"), "sent") << json_text(*status);
+    ASSERT_TRUE(wait_until([&] { return !recorder.payloads().empty(); }));
+}
+
+TEST_F(MailInput, M2SmugglingSequencesReachTheWireAsOneTransaction) {
+    auto& recorder = start_recorder();
+    auto& herald = start_herald(with_transport(recorder.url()));
+    const std::vector<std::string> terminators = {
+        "\n.\r\n", "\n.\n", "\r.\r\n", "\r\n.\r", "\r\r\n.\r\n"};
+    for (const char* part : {"text", "html"}) {
+        for (std::size_t i = 0; i < terminators.size(); ++i) {
+            SCOPED_TRACE(std::string{part} + " variant " + std::to_string(i + 1));
+            recorder.clear();
+            auto body = baseline_notification();
+            body.erase("text");
+            body[part] = smuggling_body(terminators[i]);
+            const std::string id = accepted_id(herald.post_notification(json_body(body)));
+            ASSERT_FALSE(id.empty());
+            expect_sent_to_recorder(herald, recorder, id);
+            expect_one_clean_transaction(recorder, 1);
+            for (const auto& command : recorder.commands()) {
+                EXPECT_EQ(command.find("ceo@example.net"), std::string::npos) << command;
+            }
+        }
+    }
+}
+
 // ---- M3: dot-stuffing ------------------------------------------------------------------------
 
 TEST_F(MailInput, M3LeadingDotsSurviveFirstAndLastLinesIncluded) {
     auto& maildev = start_maildev();
     auto& herald = start_smtp_herald(maildev);
-    const std::string text = ".first line starts with a dot\nhello\n.\nworld\n..two dots\n.hidden\n.";
+    const std::string text =
+        ".first line starts with a dot\nhello\n.\nworld\n..two dots\n.hidden\n.";
     auto body = baseline_notification();
     body["text"] = text;
     const auto delivered = deliver(herald, maildev, json_body(body));
@@ -282,6 +339,31 @@ TEST_F(MailInput, M4LongLinesAreWrappedAndDecodeToTheInput) {
     }
 }
 
+TEST_F(MailInput, M4SixtyRecipientsAreSixtyRcptCommandsInOneTransaction) {
+    auto& recorder = start_recorder();
+    auto& herald = start_herald(with_transport(recorder.url()));
+    auto body = baseline_notification();
+    array to;
+    for (int i = 0; i < 60; ++i) {
+        to.emplace_back("recipient" + std::to_string(i) + "@example.com");
+    }
+    body["to"] = to;
+    const std::string id = accepted_id(herald.post_notification(json_body(body)));
+    ASSERT_FALSE(id.empty());
+    expect_sent_to_recorder(herald, recorder, id);
+    expect_one_clean_transaction(recorder, 60);
+    std::vector<std::string> rcpts;
+    for (const auto& command : recorder.commands()) {
+        if (smtp_verbs({command})[0] == "RCPT") {
+            rcpts.push_back(command);
+        }
+    }
+    ASSERT_EQ(rcpts.size(), 60U);
+    for (int i = 0; i < 60; ++i) {
+        EXPECT_EQ(rcpts[i], "RCPT TO:<recipient" + std::to_string(i) + "@example.com>");
+    }
+}
+
 // ---- M5: non-ASCII headers (RFC 2047) --------------------------------------------------------
 
 void expect_encoded_words_sound(const std::string& header_value) {
@@ -380,12 +462,32 @@ TEST_F(MailInput, M6InternationalDomainIsSentAsItsALabel) {
     const auto delivered = deliver(herald, maildev, json_body(body));
     ASSERT_TRUE(delivered.has_value());
     expect_well_formed(delivered->raw);
-    const auto* envelope_to = find_path(delivered->message, "envelope.to");
-    ASSERT_NE(envelope_to, nullptr);
-    ASSERT_EQ(envelope_to->as_array().size(), 1U);
-    EXPECT_EQ(string_at(envelope_to->as_array()[0], "address"), "user@xn--bcher-kva.example.com");
+    // maildev (smtp-server) and mailparser both show an A-label domain decoded to Unicode, so
+    // the header is checked in the raw source and the envelope on the wire (next test).
+    const auto to = header_values(delivered->raw, "To");
+    ASSERT_EQ(to.size(), 1U);
+    EXPECT_NE(to[0].find("user@xn--bcher-kva.example.com"), std::string::npos) << to[0];
     ASSERT_EQ(delivered->mail.to.size(), 1U);
-    EXPECT_EQ(delivered->mail.to[0].address, "user@xn--bcher-kva.example.com");
+    EXPECT_EQ(delivered->mail.to[0].address, "user@bücher.example.com");
+}
+
+TEST_F(MailInput, M6InternationalDomainIsAnALabelInTheSmtpEnvelope) {
+    auto& recorder = start_recorder();
+    auto& herald = start_herald(with_transport(recorder.url()));
+    auto body = baseline_notification();
+    body["to"] = array{"user@bücher.example.com"};
+    const std::string id = accepted_id(herald.post_notification(json_body(body)));
+    ASSERT_FALSE(id.empty());
+    expect_sent_to_recorder(herald, recorder, id);
+    expect_one_clean_transaction(recorder, 1);
+    const auto commands = recorder.commands();
+    EXPECT_NE(
+        std::find(commands.begin(), commands.end(), "RCPT TO:<user@xn--bcher-kva.example.com>"),
+        commands.end())
+        << ::testing::PrintToString(commands);
+    for (const auto& command : commands) {
+        EXPECT_TRUE(all_ascii(command)) << command;
+    }
 }
 
 TEST_F(MailInput, M6Utf8LocalPartToAServerWithoutSmtputf8IsRefusedNeverMangled) {
@@ -411,6 +513,26 @@ TEST_F(MailInput, M6Utf8LocalPartToAServerWithoutSmtputf8IsRefusedNeverMangled) 
     }
 }
 
+TEST_F(MailInput, M6Utf8LocalPartNeverReachesTheWireOfAServerWithoutSmtputf8) {
+    auto& recorder = start_recorder();
+    auto& herald = start_herald(with_transport(recorder.url()));
+    auto body = baseline_notification();
+    body["to"] = array{"jürgen@example.com"};
+    const auto response = herald.post_notification(json_body(body));
+    if (response.status != 422) {
+        const std::string id = accepted_id(response);
+        ASSERT_FALSE(id.empty());
+        const auto status = herald.wait_for_status(id, {"failed", "sent"});
+        ASSERT_TRUE(status.has_value());
+        EXPECT_EQ(string_at(*status, "status"), "failed") << json_text(*status);
+    }
+    EXPECT_TRUE(recorder.payloads().empty()) << "a message was transferred";
+    for (const auto& command : recorder.commands()) {
+        EXPECT_TRUE(all_ascii(command)) << "non-ASCII on the wire: " << command;
+        EXPECT_EQ(command.find("rgen@example.com"), std::string::npos) << command;
+    }
+}
+
 // ---- M7: hostile JSON ------------------------------------------------------------------------
 
 std::string nested_arrays(std::size_t depth) {
@@ -428,18 +550,24 @@ std::string nested_objects(std::size_t depth) {
     return out;
 }
 
-// The baseline body with `fragment` spliced in as raw JSON at `where`.
-std::string baseline_with(const std::string& where, const std::string& fragment) {
-    const std::string head = R"({"from":"Notifier <noreply@example.com>",)";
-    const std::string tail = R"("subject":"Hello","text":"Hi"})";
+// A body with `fragment` spliced in as raw JSON at `where`: "data" (with a template, so data is
+// meaningful), "data-baseline" (the case's baseline body: text, no template), "headers" or "to".
+std::string body_with(const std::string& where, const std::string& fragment) {
+    const std::string from = R"({"from":"Notifier <noreply@example.com>",)";
+    const std::string to = R"("to":["alice@example.com"],)";
+    const std::string plain = R"("subject":"Hello","text":"Hi"})";
     if (where == "data") {
-        return head + R"("to":["alice@example.com"],"data":{"deep":)" + fragment + "}," + tail;
+        return from + to +
+               R"("template":{"subject":"Hello","text":"Hi {{name}}"},"data":{"name":"A","deep":)" +
+               fragment + "}}";
+    }
+    if (where == "data-baseline") {
+        return from + to + R"("data":{"deep":)" + fragment + "}," + plain;
     }
     if (where == "headers") {
-        return head + R"("to":["alice@example.com"],"headers":{"X-Deep":)" + fragment + "}," +
-               tail;
+        return from + to + R"("headers":{"X-Deep":)" + fragment + "}," + plain;
     }
-    return head + R"("to":[)" + fragment + "]," + tail;  // inside a `to` element
+    return from + R"("to":[)" + fragment + "]," + plain;  // inside a `to` element
 }
 
 TEST_F(MailInput, M7OverDeepJsonIsRefusedAndHeraldStaysUp) {
@@ -448,10 +576,10 @@ TEST_F(MailInput, M7OverDeepJsonIsRefusedAndHeraldStaysUp) {
         {"100000 deep", nested_arrays(100000)}, {"5000 deep", nested_objects(5000)}};
     ASSERT_GE(depths[0].second.size(), 200000U);
     ASSERT_GE(depths[1].second.size(), 30000U);
-    for (const char* where : {"data", "headers", "to"}) {
+    for (const char* where : {"data", "data-baseline", "headers", "to"}) {
         for (const auto& [label, fragment] : depths) {
             SCOPED_TRACE(std::string{where} + " " + label);
-            const auto response = herald.post_notification(baseline_with(where, fragment));
+            const auto response = herald.post_notification(body_with(where, fragment));
             EXPECT_TRUE(response.status == 400 || response.status == 413) << response.describe();
             if (response.status == 400) {
                 EXPECT_EQ(response.headers.get("Content-Type")
@@ -459,18 +587,37 @@ TEST_F(MailInput, M7OverDeepJsonIsRefusedAndHeraldStaysUp) {
                               .find("application/problem+json"),
                           0U)
                     << response.describe();
+                // Refused for its depth, not for some other fault of the body.
+                std::string problem = response.body;
+                for (char& c : problem) {
+                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                }
+                EXPECT_TRUE(problem.find("deep") != std::string::npos ||
+                            problem.find("depth") != std::string::npos ||
+                            problem.find("nest") != std::string::npos)
+                    << response.describe();
             }
             ASSERT_TRUE(herald.running()) << "herald died on " << where << " " << label;
             const auto next = herald.post_notification(json_body(baseline_notification()));
             EXPECT_EQ(next.status, 202) << next.describe();
         }
     }
-    {
-        SCOPED_TRACE("32 levels in data");
-        const auto response = herald.post_notification(baseline_with("data", nested_objects(32)));
-        EXPECT_EQ(response.status, 202) << response.describe();
-    }
-    EXPECT_TRUE(herald.running());
+}
+
+TEST_F(MailInput, M7ThirtyTwoLevelsInDataAreAcceptedAndDelivered) {
+    auto& herald = start_herald({});
+    const std::string id =
+        accepted_id(herald.post_notification(body_with("data", nested_objects(32))));
+    ASSERT_FALSE(id.empty());
+    const auto status = herald.wait_for_status(id, {"sent", "failed"});
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(string_at(*status, "status"), "sent") << json_text(*status);
+}
+
+TEST_F(MailInput, M7ThirtyTwoLevelsInDataOfTheBaselineBodyAreAccepted) {
+    auto& herald = start_herald({});
+    const auto response = herald.post_notification(body_with("data-baseline", nested_objects(32)));
+    EXPECT_EQ(response.status, 202) << response.describe();
 }
 
 }  // namespace

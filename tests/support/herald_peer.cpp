@@ -1,20 +1,21 @@
 #include "support/herald_peer.hpp"
 
-#include <signal.h>
+#include "support/json_util.hpp"
+#include "support/net.hpp"
 
 #include <algorithm>
 #include <fstream>
+#include <signal.h>
 #include <stdexcept>
-
-#include "support/json_util.hpp"
-#include "support/net.hpp"
 
 namespace herald::test {
 
 HeraldPeer::HeraldPeer(std::filesystem::path dir, HeraldOptions options)
     : dir_(std::move(dir)), options_(std::move(options)), port_(options_.port) {}
 
-HeraldPeer::~HeraldPeer() { process_.kill_and_wait(); }
+HeraldPeer::~HeraldPeer() {
+    process_.kill_and_wait();
+}
 
 void HeraldPeer::start() {
     if (process_.running()) {
@@ -81,8 +82,8 @@ void HeraldPeer::start() {
         if (ready && process_.running()) {
             return;
         }
-        last_failure = (ready ? process_.exit_status()->describe() : std::string{"not ready"}) +
-                       "\n" + logs();
+        last_failure =
+            (ready ? process_.exit_status()->describe() : std::string{"not ready"}) + "\n" + logs();
         process_.kill_and_wait();
         // Only a lost race for the port is worth another try.
         if (last_failure.find("in use") == std::string::npos &&
@@ -93,7 +94,9 @@ void HeraldPeer::start() {
     throw std::runtime_error("herald did not become healthy: " + last_failure);
 }
 
-ExitStatus HeraldPeer::kill9() { return process_.kill_and_wait(); }
+ExitStatus HeraldPeer::kill9() {
+    return process_.kill_and_wait();
+}
 
 std::optional<ExitStatus> HeraldPeer::terminate(std::chrono::milliseconds cap) {
     process_.signal(SIGTERM);

@@ -1,5 +1,11 @@
 #pragma once
 
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/wait.hpp"
+
+#include <boost/json/value.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -8,12 +14,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/json/value.hpp>
-
-#include "support/http_client.hpp"
-#include "support/process.hpp"
-#include "support/wait.hpp"
 
 namespace herald::test {
 

@@ -1,11 +1,11 @@
 #include "support/http_client.hpp"
 
-#include <mutex>
-#include <stdexcept>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <curl/curl.h>
+
+#include <mutex>
+#include <stdexcept>
 
 namespace herald::test {
 namespace {
@@ -35,8 +35,8 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
         value.remove_prefix(1);
     }
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' ||
-                              value.back() == ' ' || value.back() == '\t')) {
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ' ||
+                              value.back() == '\t')) {
         value.remove_suffix(1);
     }
     headers->add(std::string{line.substr(0, colon)}, std::string{value});

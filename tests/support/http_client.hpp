@@ -1,15 +1,15 @@
 #pragma once
 
+#include "support/headers.hpp"
+
+#include <boost/json/value.hpp>
+
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/json/value.hpp>
-
-#include "support/headers.hpp"
 
 namespace herald::test {
 

@@ -16,7 +16,9 @@ std::optional<boost::json::value> parse_json(std::string_view text) {
     return value;
 }
 
-std::string json_text(const boost::json::value& value) { return boost::json::serialize(value); }
+std::string json_text(const boost::json::value& value) {
+    return boost::json::serialize(value);
+}
 
 const boost::json::value* find_at(const boost::json::value& object, std::string_view key) {
     const auto* obj = object.if_object();

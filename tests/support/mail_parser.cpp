@@ -1,12 +1,12 @@
 #include "support/mail_parser.hpp"
 
-#include <fstream>
-#include <stdexcept>
-
 #include "support/json_util.hpp"
+#include "support/paths.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
-#include "support/paths.hpp"
+
+#include <fstream>
+#include <stdexcept>
 
 namespace herald::test {
 namespace {

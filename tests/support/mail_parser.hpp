@@ -1,13 +1,13 @@
 #pragma once
 
+#include <boost/json/value.hpp>
+
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 namespace herald::test {
 

@@ -1,12 +1,12 @@
 #include "support/maildev_peer.hpp"
 
-#include <atomic>
-#include <stdexcept>
-
 #include "support/http_client.hpp"
 #include "support/json_util.hpp"
 #include "support/net.hpp"
 #include "support/paths.hpp"
+
+#include <atomic>
+#include <stdexcept>
 
 namespace herald::test {
 namespace {
@@ -90,14 +90,16 @@ MaildevPeer::MaildevPeer(const std::filesystem::path& work_dir, MaildevOptions o
         if (ready && process_.running()) {
             return;
         }
-        last_failure = (ready ? process_.exit_status()->describe() : std::string{"not ready"}) +
-                       "\n" + log();
+        last_failure =
+            (ready ? process_.exit_status()->describe() : std::string{"not ready"}) + "\n" + log();
         process_.kill_and_wait();
     }
     throw std::runtime_error("maildev did not start: " + last_failure);
 }
 
-MaildevPeer::~MaildevPeer() { process_.kill_and_wait(); }
+MaildevPeer::~MaildevPeer() {
+    process_.kill_and_wait();
+}
 
 std::string MaildevPeer::web_get(const std::string& target, int& status) {
     HttpClient client{"http://127.0.0.1:" + std::to_string(web_port_)};

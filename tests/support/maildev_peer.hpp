@@ -1,16 +1,16 @@
 #pragma once
 
+#include "support/process.hpp"
+#include "support/wait.hpp"
+
+#include <boost/json/value.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/json/value.hpp>
-
-#include "support/process.hpp"
-#include "support/wait.hpp"
 
 namespace herald::test {
 
@@ -46,8 +46,8 @@ public:
     // DELETE /email/all, then waits until the list is empty.
     void delete_all();
     // Waits until at least `count` messages are stored; returns what is stored then.
-    std::vector<boost::json::value> wait_for_messages(std::size_t count,
-                                                      std::chrono::milliseconds cap = kGenerousWait);
+    std::vector<boost::json::value> wait_for_messages(
+        std::size_t count, std::chrono::milliseconds cap = kGenerousWait);
 
     bool running() { return process_.running(); }
     void stop() { process_.kill_and_wait(); }

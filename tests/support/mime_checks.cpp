@@ -1,10 +1,10 @@
 #include "support/mime_checks.hpp"
 
+#include "support/headers.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
-
-#include "support/headers.hpp"
 
 namespace herald::test {
 namespace {

@@ -1,12 +1,12 @@
 #include "support/mockmail_peer.hpp"
 
-#include <atomic>
-#include <stdexcept>
-
 #include "support/http_client.hpp"
 #include "support/json_util.hpp"
 #include "support/net.hpp"
 #include "support/wait.hpp"
+
+#include <atomic>
+#include <stdexcept>
 
 namespace herald::test {
 
@@ -56,14 +56,16 @@ MockmailPeer::MockmailPeer(const std::filesystem::path& work_dir, MockmailOption
         if (ready && process_.running()) {
             return;
         }
-        last_failure = (ready ? process_.exit_status()->describe() : std::string{"not ready"}) +
-                       "\n" + log();
+        last_failure =
+            (ready ? process_.exit_status()->describe() : std::string{"not ready"}) + "\n" + log();
         process_.kill_and_wait();
     }
     throw std::runtime_error("herald-mockmail did not start: " + last_failure);
 }
 
-MockmailPeer::~MockmailPeer() { process_.kill_and_wait(); }
+MockmailPeer::~MockmailPeer() {
+    process_.kill_and_wait();
+}
 
 boost::json::array MockmailPeer::calls() {
     HttpClient client{base_url()};

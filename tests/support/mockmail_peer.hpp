@@ -1,14 +1,14 @@
 #pragma once
 
-#include <cstdint>
-#include <filesystem>
-#include <optional>
-#include <string>
+#include "support/process.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 
-#include "support/process.hpp"
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
 
 namespace herald::test {
 

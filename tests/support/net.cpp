@@ -5,11 +5,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdexcept>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <stdexcept>
 
 namespace herald::test {
 namespace {
@@ -207,7 +206,9 @@ RawConnection& RawConnection::operator=(RawConnection&& other) noexcept {
     return *this;
 }
 
-RawConnection::~RawConnection() { close(); }
+RawConnection::~RawConnection() {
+    close();
+}
 
 void RawConnection::close() {
     if (fd_ >= 0) {

@@ -1,12 +1,12 @@
 #pragma once
 
+#include "support/headers.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "support/headers.hpp"
 
 namespace herald::test {
 

@@ -2,16 +2,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fstream>
 #include <signal.h>
+#include <sstream>
+#include <stdexcept>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
 #include <thread>
+#include <unistd.h>
 
 extern char** environ;
 

@@ -1,19 +1,18 @@
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace herald::test {
 
 // How to start a child process.
 struct ProcessOptions {
-    std::vector<std::string> argv;  // argv[0]: a path, or a name looked up in PATH
+    std::vector<std::string> argv;           // argv[0]: a path, or a name looked up in PATH
     std::map<std::string, std::string> env;  // added to (or replacing) the test's environment
     std::vector<std::string> unset_env;      // removed from the inherited environment
     std::filesystem::path cwd;               // empty: the test's working directory

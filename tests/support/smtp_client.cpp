@@ -1,10 +1,10 @@
 #include "support/smtp_client.hpp"
 
+#include <curl/curl.h>
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
-
-#include <curl/curl.h>
 
 namespace herald::test {
 namespace {

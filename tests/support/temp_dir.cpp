@@ -1,8 +1,8 @@
 #include "support/temp_dir.hpp"
 
-#include <stdlib.h>
-
+#include <cstdlib>
 #include <stdexcept>
+#include <stdlib.h>
 #include <string>
 #include <system_error>
 
@@ -15,6 +15,9 @@ TempDir::TempDir(std::string_view prefix) {
         throw std::runtime_error("mkdtemp failed for " + pattern);
     }
     path_ = pattern;
+    // HERALD_IT_KEEP=1 keeps every test's directory (peer logs, stores) for inspection.
+    const char* keep = std::getenv("HERALD_IT_KEEP");
+    keep_ = keep != nullptr && std::string_view{keep} == "1";
 }
 
 TempDir::TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)), keep_(other.keep_) {

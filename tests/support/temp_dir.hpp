@@ -6,7 +6,8 @@
 namespace herald::test {
 
 // A fresh directory under the system temp dir (mkdtemp), removed with everything in it when the
-// object is destroyed unless keep() was called (tests keep it on failure as evidence).
+// object is destroyed unless keep() was called (tests keep it on failure as evidence) or the
+// environment has HERALD_IT_KEEP=1.
 // Not thread-safe; move-only. Throws std::runtime_error when the directory cannot be made.
 class TempDir {
 public:

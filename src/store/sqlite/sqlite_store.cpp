@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "core/thread_name.hpp"
 #include "core/time.hpp"
 #include "observe/log.hpp"
 #include "store/sqlite/connection.hpp"
@@ -101,6 +102,7 @@ boost::system::result<std::unique_ptr<SqliteStore>, std::string> SqliteStore::op
     std::promise<std::string> writer_ready;
     auto writer_opened = writer_ready.get_future();
     store->writer_ = std::thread([self = store.get(), ready = std::move(writer_ready)]() mutable {
+        core::name_this_thread("herald-store-w");
         self->writer_main(ready);
     });
     if (std::string error = writer_opened.get(); !error.empty()) {
@@ -112,6 +114,7 @@ boost::system::result<std::unique_ptr<SqliteStore>, std::string> SqliteStore::op
     std::promise<std::string> reader_ready;
     auto reader_opened = reader_ready.get_future();
     store->reader_ = std::thread([self = store.get(), ready = std::move(reader_ready)]() mutable {
+        core::name_this_thread("herald-store-r");
         self->reader_main(ready);
     });
     if (std::string error = reader_opened.get(); !error.empty()) {
