@@ -1,9 +1,6 @@
 // A bare Beast HTTP/1.1 server on one thread: reads each request (body included) and answers a
 // fixed 202 with a small JSON body. It does what any server must do and nothing herald adds, so
 // herald's intake rate divided by this one's shows herald's own cost.
-#include <cstdlib>
-#include <iostream>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,6 +10,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include <cstdlib>
+#include <iostream>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -27,12 +27,10 @@ asio::awaitable<void> serve(tcp::socket socket) {
         if (read_ec) {
             co_return;
         }
-        beast::http::response<beast::http::string_body> response{beast::http::status::accepted,
-                                                                  11};
+        beast::http::response<beast::http::string_body> response{beast::http::status::accepted, 11};
         response.set(beast::http::field::content_type, "application/json");
-        response.body() =
-            R"({"id":"018f0000-0000-7000-8000-000000000000","status":"queued",)"
-            R"("created_at":"2026-01-01T00:00:00.000Z"})";
+        response.body() = R"({"id":"018f0000-0000-7000-8000-000000000000","status":"queued",)"
+                          R"("created_at":"2026-01-01T00:00:00.000Z"})";
         response.keep_alive(request.keep_alive());
         response.prepare_payload();
         auto [write_ec, m] = co_await beast::http::async_write(socket, response, kNoThrow);

@@ -1,8 +1,8 @@
 // herald: an email notification service. This file only wires the command line to the
 // subcommands in src/cli.
-#include <CLI/CLI.hpp>
-
 #include "cli/commands.hpp"
+
+#include <CLI/CLI.hpp>
 
 namespace {
 
@@ -10,14 +10,14 @@ void add_config_options(CLI::App& command, std::string& config_file, herald::con
     command.add_option("-c,--config", config_file, "TOML configuration file")
         ->envname("HERALD_CONFIG");
     command.add_option("--listen", o.listen, "HOST:PORT to listen on (default 127.0.0.1:8080)");
-    command.add_option("--store", o.store, "store URL: sqlite:PATH (default sqlite:./var/herald.db)");
+    command.add_option(
+        "--store", o.store, "store URL: sqlite:PATH (default sqlite:./var/herald.db)");
     command.add_option("--transport",
                        o.transport,
                        "maildir:PATH, smtp://HOST:PORT, smtps://HOST:PORT or http(s)://URL");
     command.add_option("--io-threads", o.io_threads, "I/O threads (0: one per core)");
     command.add_option("--log-level", o.log_level, "debug, info, warn or error");
-    command.add_option("--set", o.assignments, "KEY=VALUE for any non-secret setting")
-        ->take_all();
+    command.add_option("--set", o.assignments, "KEY=VALUE for any non-secret setting")->take_all();
 }
 
 }  // namespace

@@ -1,13 +1,13 @@
 #include "api/notifications.hpp"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <fmt/format.h>
-
 #include "core/await_callback.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "mail/message.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
 
 namespace herald::api {
 namespace {
@@ -237,8 +237,7 @@ boost::asio::awaitable<Response> readiness(store::Store* store, std::function<bo
         co_return http::json_response(Status::service_unavailable,
                                       boost::json::object{{"status", "draining"}});
     }
-    auto ping =
-        co_await core::await_call<boost::system::result<void>>(*store, &store::Store::ping);
+    auto ping = co_await core::await_call<boost::system::result<void>>(*store, &store::Store::ping);
     if (!ping) {
         co_return http::json_response(Status::service_unavailable,
                                       boost::json::object{{"status", "store unavailable"}});

@@ -1,14 +1,14 @@
 #pragma once
 
-#include <functional>
-#include <map>
-#include <optional>
-#include <string>
-
 #include "api/validate.hpp"
 #include "http/router.hpp"
 #include "mail/template.hpp"
 #include "store/store.hpp"
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
 
 namespace herald::api {
 

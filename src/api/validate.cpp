@@ -1,10 +1,10 @@
 #include "api/validate.hpp"
 
-#include <boost/json/serialize.hpp>
-#include <fmt/format.h>
-
 #include "mail/address.hpp"
 #include "mail/mime.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
 
 namespace herald::api {
 namespace {
@@ -71,8 +71,9 @@ std::optional<mail::Mailbox> read_mailbox(const boost::json::value& value,
         }
         name = n->get_string();
         if (has_control_characters(name)) {
-            problems.push_back({pointer + "/name", "must not contain line breaks or control "
-                                                   "characters"});
+            problems.push_back({pointer + "/name",
+                                "must not contain line breaks or control "
+                                "characters"});
             return std::nullopt;
         }
     }
@@ -140,8 +141,8 @@ void check_subject(std::string_view subject,
                    const IntakeLimits& limits,
                    Problems& problems) {
     if (has_control_characters(subject)) {
-        problems.push_back({std::string{pointer},
-                            "must not contain line breaks or control characters"});
+        problems.push_back(
+            {std::string{pointer}, "must not contain line breaks or control characters"});
     } else if (subject.size() > limits.max_subject_bytes) {
         problems.push_back({std::string{pointer},
                             fmt::format("must be at most {} bytes", limits.max_subject_bytes)});
@@ -194,9 +195,8 @@ void read_headers(const boost::json::object& body,
             continue;
         }
         if (header_value.size() > limits.max_header_value_bytes) {
-            problems.push_back({pointer,
-                                fmt::format("must be at most {} bytes",
-                                            limits.max_header_value_bytes)});
+            problems.push_back(
+                {pointer, fmt::format("must be at most {} bytes", limits.max_header_value_bytes)});
             continue;
         }
         message.headers.emplace_back(std::string{name}, std::string{header_value});
@@ -241,9 +241,9 @@ boost::json::object read_metadata(const boost::json::object& body,
         return {};
     }
     if (boost::json::serialize(*metadata).size() > limits.max_metadata_bytes) {
-        problems.push_back({"#/metadata",
-                            fmt::format("must serialise to at most {} bytes",
-                                        limits.max_metadata_bytes)});
+        problems.push_back(
+            {"#/metadata",
+             fmt::format("must serialise to at most {} bytes", limits.max_metadata_bytes)});
         return {};
     }
     return *metadata;
@@ -386,8 +386,8 @@ boost::system::result<ValidNotification, std::vector<http::FieldProblem>> valida
         }
     } else {
         // Without a template, data renders nothing; it is checked for shape and then ignored.
-        if (const auto* d = body->if_contains("data"); d != nullptr && !d->is_null() &&
-                                                        !d->is_object()) {
+        if (const auto* d = body->if_contains("data");
+            d != nullptr && !d->is_null() && !d->is_object()) {
             problems.push_back({"#/data", "must be an object"});
         }
         if (message.text.empty() && message.html.empty()) {

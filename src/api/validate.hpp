@@ -1,16 +1,16 @@
 #pragma once
 
-#include <cstddef>
-#include <vector>
+#include "http/types.hpp"
+#include "mail/message.hpp"
+#include "mail/template.hpp"
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <boost/system/result.hpp>
 
-#include "http/types.hpp"
-#include "mail/message.hpp"
-#include "mail/template.hpp"
+#include <cstddef>
+#include <vector>
 
 namespace herald::api {
 

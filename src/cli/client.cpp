@@ -1,12 +1,12 @@
-#include <cstdio>
-#include <cstdlib>
-#include <iostream>
+#include "cli/commands.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <curl/curl.h>
 
-#include "cli/commands.hpp"
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
 
 namespace herald::cli {
 namespace {

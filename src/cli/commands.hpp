@@ -1,9 +1,9 @@
 #pragma once
 
+#include "config/load.hpp"
+
 #include <string>
 #include <vector>
-
-#include "config/load.hpp"
 
 namespace herald::cli {
 

@@ -1,14 +1,3 @@
-#include <malloc.h>
-#include <unistd.h>
-
-#include <csignal>
-#include <future>
-#include <iostream>
-#include <thread>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-
 #include "api/notifications.hpp"
 #include "cli/commands.hpp"
 #include "delivery/dispatcher.hpp"
@@ -16,6 +5,16 @@
 #include "http/server.hpp"
 #include "observe/log.hpp"
 #include "store/open.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+#include <future>
+#include <iostream>
+#include <malloc.h>
+#include <thread>
+#include <unistd.h>
 
 namespace herald::cli {
 namespace {
@@ -41,9 +40,8 @@ std::string lease_owner() {
 void take_back_leases(store::Store& store, const std::string& owner) {
     std::promise<boost::system::result<int>> promise;
     auto released = promise.get_future();
-    store.release_leases(owner, [&promise](boost::system::result<int> r) {
-        promise.set_value(std::move(r));
-    });
+    store.release_leases(
+        owner, [&promise](boost::system::result<int> r) { promise.set_value(std::move(r)); });
     const auto result = released.get();
     if (!result) {
         observe::warn("lease take-back failed", {{"error", result.error().message()}});
@@ -190,10 +188,10 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
                                        : std::max(1u, std::thread::hardware_concurrency());
     http::IoPool pool(io_threads);
     http::Router router;
-    api::NotificationsApi notifications(api_options(settings, host_name()),
-                                        *store,
-                                        templates.get(),
-                                        [&dispatcher] { dispatcher.wake(); });
+    api::NotificationsApi notifications(
+        api_options(settings, host_name()), *store, templates.get(), [&dispatcher] {
+            dispatcher.wake();
+        });
     notifications.add_routes(router);
     http::Server server(pool, server_options(settings.server), router, log_request);
     api::add_health_routes(router, *store, [&server] { return server.draining(); });

@@ -1,11 +1,11 @@
 #include "config/load.hpp"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <toml++/toml.h>
 
 namespace herald::config {
 namespace {
@@ -42,30 +42,27 @@ Field text_field(std::string key, Member member, bool secret = false) {
                      member(s) = v;
                      return std::nullopt;
                  },
-                 [member](const Settings& s) {
-                     return member(const_cast<Settings&>(s));
-                 },
+                 [member](const Settings& s) { return member(const_cast<Settings&>(s)); },
                  nullptr};
 }
 
 template <typename Member>
 Field integer_field(std::string key, Member member, long long min, long long max) {
-    return Field{std::move(key),
-                 false,
-                 [member, min, max](Settings& s, const std::string& v) -> std::optional<Error> {
-                     const auto parsed = parse_integer(v);
-                     if (!parsed || *parsed < min || *parsed > max) {
-                         return fmt::format("must be an integer from {} to {}", min, max);
-                     }
-                     using T = std::remove_reference_t<decltype(member(s))>;
-                     member(s) = static_cast<T>(*parsed);
-                     return std::nullopt;
-                 },
-                 [member](const Settings& s) {
-                     return std::to_string(member(const_cast<Settings&>(s)));
-                 },
-                 nullptr,
-                 false};
+    return Field{
+        std::move(key),
+        false,
+        [member, min, max](Settings& s, const std::string& v) -> std::optional<Error> {
+            const auto parsed = parse_integer(v);
+            if (!parsed || *parsed < min || *parsed > max) {
+                return fmt::format("must be an integer from {} to {}", min, max);
+            }
+            using T = std::remove_reference_t<decltype(member(s))>;
+            member(s) = static_cast<T>(*parsed);
+            return std::nullopt;
+        },
+        [member](const Settings& s) { return std::to_string(member(const_cast<Settings&>(s))); },
+        nullptr,
+        false};
 }
 
 template <typename Member>
@@ -227,7 +224,8 @@ const Field* find_field(std::string_view key) {
 std::string env_name(const std::string& key) {
     std::string name = "HERALD_";
     for (char c : key) {
-        name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+        name.push_back(c == '.' ? '_'
+                                : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
     }
     return name;
 }
@@ -250,17 +248,16 @@ std::optional<Error> apply_toml(Settings& settings, const std::string& path) {
     try {
         root = toml::parse_file(path);
     } catch (const toml::parse_error& e) {
-        return fmt::format("config file {}: {} (line {})",
-                           path,
-                           e.description(),
-                           e.source().begin.line);
+        return fmt::format(
+            "config file {}: {} (line {})", path, e.description(), e.source().begin.line);
     }
     std::optional<Error> problem;
     // Walks leaves of the top two levels: "section.key" (and "auth.api_keys" as a whole table).
     for (const auto& [section_name, section] : root) {
         const auto* table = section.as_table();
         if (table == nullptr) {
-            return fmt::format("config file {}: '{}' must be a [section]", path, section_name.str());
+            return fmt::format(
+                "config file {}: '{}' must be a [section]", path, section_name.str());
         }
         for (const auto& [key, value] : *table) {
             const std::string full = fmt::format("{}.{}", section_name.str(), key.str());
@@ -364,13 +361,14 @@ boost::system::result<Settings, std::string> load_settings(const std::string& co
     };
     for (const auto& assignment : overrides.assignments) {
         const auto eq = assignment.find('=');
-        const Field* field = eq == std::string::npos ? nullptr : find_field(assignment.substr(0, eq));
+        const Field* field =
+            eq == std::string::npos ? nullptr : find_field(assignment.substr(0, eq));
         if (field == nullptr) {
             return fmt::format("--set {}: unknown setting (expected KEY=VALUE)", assignment);
         }
         if (field->secret) {
-            return fmt::format("--set {}: secrets are read from the config file or environment only",
-                               field->key);
+            return fmt::format(
+                "--set {}: secrets are read from the config file or environment only", field->key);
         }
         if (auto problem = field->set(settings, assignment.substr(eq + 1))) {
             return fmt::format("--set {}: {}", field->key, *problem);

@@ -1,14 +1,14 @@
 #pragma once
 
+#include "config/settings.hpp"
+
+#include <boost/system/result.hpp>
+
 #include <functional>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/system/result.hpp>
-
-#include "config/settings.hpp"
 
 namespace herald::config {
 

@@ -24,7 +24,7 @@ struct ServerSettings {
 };
 
 struct LimitSettings {
-    int max_json_depth = 64;  // nesting levels of arrays/objects in a request body
+    int max_json_depth = 64;   // nesting levels of arrays/objects in a request body
     int max_recipients = 100;  // to + cc + bcc
     std::size_t max_subject_bytes = 4096;
     std::size_t max_header_value_bytes = 4096;
@@ -33,8 +33,8 @@ struct LimitSettings {
 
 struct StoreSettings {
     std::string url = "sqlite:./var/herald.db";  // sqlite:PATH
-    int max_batch = 256;                          // writes sharing one commit
-    int max_queue = 10000;                        // writes waiting for the writer thread
+    int max_batch = 256;                         // writes sharing one commit
+    int max_queue = 10000;                       // writes waiting for the writer thread
     std::chrono::milliseconds busy_timeout{5000};
 };
 
@@ -52,8 +52,9 @@ struct HttpTransportSettings {
 };
 
 struct DeliverySettings {
-    std::string transport = "maildir:./var/mail";  // maildir:PATH | smtp[s]://host:port | http[s]://…
-    int concurrency = 16;  // sends in flight at once
+    std::string transport =
+        "maildir:./var/mail";  // maildir:PATH | smtp[s]://host:port | http[s]://…
+    int concurrency = 16;      // sends in flight at once
     int max_attempts = 8;
     std::chrono::milliseconds backoff_base{1000};
     std::chrono::milliseconds backoff_max{300000};

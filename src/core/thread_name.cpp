@@ -1,7 +1,6 @@
 #include "core/thread_name.hpp"
 
 #include <pthread.h>
-
 #include <string>
 
 namespace herald::core {

@@ -1,9 +1,9 @@
 #include "core/time.hpp"
 
+#include <fmt/format.h>
+
 #include <array>
 #include <ctime>
-
-#include <fmt/format.h>
 
 namespace herald::core {
 
@@ -37,8 +37,8 @@ std::string format_rfc3339(UnixMs when) {
 }
 
 std::string format_rfc5322(UnixMs when) {
-    static constexpr std::array<const char*, 7> kDays{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri",
-                                                      "Sat"};
+    static constexpr std::array<const char*, 7> kDays{
+        "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr std::array<const char*, 12> kMonths{
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     const std::tm t = utc_tm(when);

@@ -1,5 +1,6 @@
-#include "core/thread_name.hpp"
 #include "delivery/curl_driver.hpp"
+
+#include "core/thread_name.hpp"
 
 #include <mutex>
 #include <stdexcept>

@@ -26,7 +26,7 @@ namespace herald::delivery {
 // still runs, on the driver thread) and joins it. After stop(), perform() calls `done` at once on
 // the caller's thread with CURLE_ABORTED_BY_CALLBACK. Thread-safe.
 class CurlDriver {
-  public:
+public:
     using Done = std::function<void(CURLcode result, long response_code)>;
 
     CurlDriver();
@@ -41,7 +41,7 @@ class CurlDriver {
     // thread to stop; the destructor joins it.
     void stop();
 
-  private:
+private:
     void run();
     void start_queued(std::vector<std::pair<CURL*, Done>> queued);
     void finish_completed();

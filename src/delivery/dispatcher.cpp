@@ -1,7 +1,7 @@
 #include "delivery/dispatcher.hpp"
 
-#include "core/thread_name.hpp"
 #include "core/await_callback.hpp"
+#include "core/thread_name.hpp"
 #include "mail/mime.hpp"
 #include "observe/log.hpp"
 
@@ -219,8 +219,16 @@ asio::awaitable<void> Dispatcher::claim_and_start(int limit) {
     --store_ops_;
 
     if (!claimed) {
-        observe::warn("claim failed", {{"error", claimed.error().message()}});
+        // Once per outage, not once per poll.
+        if (!claim_failing_) {
+            observe::warn("claim failed", {{"error", claimed.error().message()}});
+        }
+        claim_failing_ = true;
         co_return;
+    }
+    if (claim_failing_) {
+        observe::info("claim recovered", {});
+        claim_failing_ = false;
     }
     // Entries claimed while a stop was arriving stay leased; the drain releases them.
     if (stopping_) {

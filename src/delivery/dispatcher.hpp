@@ -71,7 +71,7 @@ NextStep next_step(const SendResult& result,
 // are abandoned: their late results are ignored (their entries were released, so they are sent
 // again later with the same idempotency key). The destructor calls stop(0ms).
 class Dispatcher {
-  public:
+public:
     Dispatcher(store::Store& store, Transport& transport, DispatcherOptions options);
     ~Dispatcher();
     Dispatcher(const Dispatcher&) = delete;
@@ -83,7 +83,7 @@ class Dispatcher {
     // Thread-safe and idempotent; must not be called from a store or transport callback.
     void stop(std::chrono::milliseconds drain);
 
-  private:
+private:
     struct Gate;
 
     boost::asio::awaitable<void> run_loop();
@@ -119,7 +119,8 @@ class Dispatcher {
     int in_flight_ = 0;  // claimed entries not yet recorded
     int store_ops_ = 0;  // store calls awaiting their callback
     bool wake_pending_ = false;
-    bool saturated_ = false;  // the last claim filled every slot: a freed slot should claim
+    bool claim_failing_ = false;  // the last claim failed: its warning was already logged
+    bool saturated_ = false;      // the last claim filled every slot: a freed slot should claim
     bool stopping_ = false;
     bool closed_ = false;  // past the drain: late results are ignored
     std::chrono::milliseconds drain_{0};

@@ -39,7 +39,7 @@ struct HttpTransportOptions {
 // nothing received, timeout after connecting) → ambiguous. Each attempt is bounded by
 // OutboundMessage::timeout. The detail never includes the body or the token.
 class HttpTransport final : public Transport {
-  public:
+public:
     explicit HttpTransport(HttpTransportOptions options);
     ~HttpTransport() override;
 
@@ -47,7 +47,7 @@ class HttpTransport final : public Transport {
     void send(std::shared_ptr<const OutboundMessage> message, Done done) override;
     void stop() override;
 
-  private:
+private:
     const HttpTransportOptions options_;
     CurlDriver driver_;
 };

@@ -1,5 +1,6 @@
-#include "core/thread_name.hpp"
 #include "delivery/maildir_transport.hpp"
+
+#include "core/thread_name.hpp"
 
 #include <fmt/format.h>
 

@@ -25,7 +25,7 @@ namespace herald::delivery {
 // EIO, permissions), with the errno text in the detail. stop() finishes the write in progress,
 // fails the queued ones as transient and joins the worker.
 class MaildirTransport final : public Transport {
-  public:
+public:
     // Creates ROOT and its cur/, new/ and tmp/ when missing (on the calling thread: meant for
     // start-up). Fails with a one-line reason when they cannot be created or opened.
     static boost::system::result<std::unique_ptr<MaildirTransport>, std::string> open(
@@ -37,7 +37,7 @@ class MaildirTransport final : public Transport {
     void send(std::shared_ptr<const OutboundMessage> message, Done done) override;
     void stop() override;
 
-  private:
+private:
     MaildirTransport(std::filesystem::path root, int new_dir_fd, std::string host);
 
     void run();

@@ -31,7 +31,7 @@ bool is_digit(char c) {
 
 // A left-to-right reader over a fixed date layout; every step fails cleanly at the end of input.
 class Cursor {
-  public:
+public:
     explicit Cursor(std::string_view text) : text_(text) {}
 
     bool literal(std::string_view expected) {
@@ -80,7 +80,7 @@ class Cursor {
 
     bool at_end() const { return text_.empty(); }
 
-  private:
+private:
     std::string_view text_;
 };
 

@@ -42,7 +42,7 @@ struct SmtpTransportOptions {
 // with that reason, instead of being sent mangled. It bites for such recipients only; the fix is
 // a newer curl (8.x negotiates SMTPUTF8) or an SMTP client of our own.
 class SmtpTransport final : public Transport {
-  public:
+public:
     explicit SmtpTransport(SmtpTransportOptions options);
     ~SmtpTransport() override;
 
@@ -50,7 +50,7 @@ class SmtpTransport final : public Transport {
     void send(std::shared_ptr<const OutboundMessage> message, Done done) override;
     void stop() override;
 
-  private:
+private:
     const SmtpTransportOptions options_;
     const std::string url_;  // options_.url with the HELO name as its path
     CurlDriver driver_;

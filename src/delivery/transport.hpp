@@ -43,7 +43,7 @@ struct OutboundMessage {
 // thread owned by the transport (never the caller's I/O thread), also when the transport stops.
 // Implementations are thread-safe and keep no reference to the caller after `done` runs.
 class Transport {
-  public:
+public:
     using Done = std::function<void(SendResult)>;
 
     virtual ~Transport() = default;

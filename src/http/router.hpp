@@ -1,10 +1,10 @@
 #pragma once
 
+#include "http/types.hpp"
+
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "http/types.hpp"
 
 namespace herald::http {
 

@@ -1,8 +1,6 @@
 #include "http/server.hpp"
 
-#include <list>
-#include <random>
-#include <thread>
+#include "observe/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -18,7 +16,9 @@
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 
-#include "observe/log.hpp"
+#include <list>
+#include <random>
+#include <thread>
 
 namespace herald::http {
 
@@ -112,9 +112,9 @@ Response read_failure_response(const beast::error_code& ec) {
 // The peer left, or was too slow (tcp_stream closes the socket on timeout, so nothing can be
 // written back).
 bool is_silent_close(const beast::error_code& ec) {
-    return ec == beast::error::timeout || ec == beast::http::error::end_of_stream || ec == asio::error::eof ||
-           ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
-           ec == asio::error::bad_descriptor;
+    return ec == beast::error::timeout || ec == beast::http::error::end_of_stream ||
+           ec == asio::error::eof || ec == asio::error::connection_reset ||
+           ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
 }
 
 asio::awaitable<Response> run_handler(const Handler& handler, RequestContext context) {
@@ -215,14 +215,13 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
         auto [write_ec, write_n] = co_await beast::http::async_write(stream, response, kNoThrow);
 
         if (shared->observer) {
-            shared->observer(RequestSummary{
-                request_id,
-                method,
-                match.pattern,
-                static_cast<int>(response.result_int()),
-                std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::steady_clock::now() - received_at),
-                static_cast<bool>(write_ec)});
+            shared->observer(RequestSummary{request_id,
+                                            method,
+                                            match.pattern,
+                                            static_cast<int>(response.result_int()),
+                                            std::chrono::duration_cast<std::chrono::microseconds>(
+                                                std::chrono::steady_clock::now() - received_at),
+                                            static_cast<bool>(write_ec)});
         }
         if (write_ec || !keep_alive) {
             break;

@@ -1,5 +1,11 @@
 #pragma once
 
+#include "http/io_pool.hpp"
+#include "http/router.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/system/result.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -7,12 +13,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/system/result.hpp>
-
-#include "http/io_pool.hpp"
-#include "http/router.hpp"
 
 namespace herald::http {
 
@@ -51,8 +51,7 @@ public:
 
     // Binds and starts accepting. Returns the bound endpoint (the real port when 0 was asked).
     boost::system::result<boost::asio::ip::tcp::endpoint, std::string> listen(
-        const std::string& host,
-        unsigned short port);
+        const std::string& host, unsigned short port);
 
     // Stops accepting; connections finish the request they are in and then close, idle ones
     // close at once. Thread-safe; does not wait.

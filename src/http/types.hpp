@@ -1,14 +1,14 @@
 #pragma once
 
-#include <chrono>
-#include <functional>
-#include <string>
-#include <vector>
-
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/value.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
 
 namespace herald::http {
 

@@ -29,7 +29,7 @@ using DataResult = boost::system::result<mustache::data, std::string>;
 // of `data` named by a {{> name}} tag as a template, letting callers inject template code (and
 // recurse without bound).
 class DataContext : public mustache::context<std::string> {
-  public:
+public:
     using mustache::context<std::string>::context;
 
     const mustache::data* get_partial(const std::string& /*name*/) const override {

@@ -40,14 +40,14 @@ boost::system::result<RenderedTemplate, std::string> render(const TemplateSource
 // is empty; a sub-directory with none of the three is skipped; trailing line breaks are removed
 // from subject. Immutable after load, so find() is safe from any thread.
 class TemplateLibrary {
-  public:
+public:
     // Fails (one line) when DIR is not a directory, or a part cannot be read, is not valid
     // UTF-8 or does not parse as mustache: templates are checked at start, not at first use.
     static boost::system::result<TemplateLibrary, std::string> load(const std::string& dir);
     // nullptr when no template has that name. The pointer lives as long as the library.
     const TemplateSource* find(const std::string& name) const;
 
-  private:
+private:
     std::map<std::string, TemplateSource> templates_;
 };
 

@@ -1,14 +1,14 @@
 #include "observe/log.hpp"
 
-#include <atomic>
-#include <memory>
+#include "core/time.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <spdlog/async.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include "core/time.hpp"
+#include <atomic>
+#include <memory>
 
 namespace herald::observe {
 namespace {
@@ -40,10 +40,8 @@ void init_logging(LogLevel min_level) {
     constexpr std::size_t kQueueLines = 8192;
     spdlog::init_thread_pool(kQueueLines, 1);
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    g_logger = std::make_shared<spdlog::async_logger>("herald",
-                                                      sink,
-                                                      spdlog::thread_pool(),
-                                                      spdlog::async_overflow_policy::overrun_oldest);
+    g_logger = std::make_shared<spdlog::async_logger>(
+        "herald", sink, spdlog::thread_pool(), spdlog::async_overflow_policy::overrun_oldest);
     g_logger->set_pattern("%v");
     g_logger->set_level(spdlog::level::trace);
     g_logger->flush_on(spdlog::level::trace);

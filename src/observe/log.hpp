@@ -1,8 +1,8 @@
 #pragma once
 
-#include <string_view>
-
 #include <boost/json/object.hpp>
+
+#include <string_view>
 
 namespace herald::observe {
 

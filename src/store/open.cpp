@@ -1,11 +1,11 @@
 #include "store/open.hpp"
 
-#include <filesystem>
-#include <system_error>
+#include "store/sqlite/sqlite_store.hpp"
 
 #include <fmt/format.h>
 
-#include "store/sqlite/sqlite_store.hpp"
+#include <filesystem>
+#include <system_error>
 
 namespace herald::store {
 namespace {

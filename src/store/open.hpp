@@ -1,13 +1,13 @@
 #pragma once
 
+#include "store/store.hpp"
+
+#include <boost/system/result.hpp>
+
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <boost/system/result.hpp>
-
-#include "store/store.hpp"
 
 namespace herald::store {
 

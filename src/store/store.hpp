@@ -1,16 +1,16 @@
 #pragma once
 
+#include "core/time.hpp"
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/system/error_code.hpp>
-#include <boost/system/result.hpp>
-
-#include "core/time.hpp"
 
 namespace herald::store {
 

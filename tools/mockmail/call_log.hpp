@@ -29,7 +29,7 @@ struct Call {
 // Every send received since start (or the last reset), in arrival order. Not thread-safe: the
 // mock runs on one thread.
 class CallLog {
-  public:
+public:
     Call& add(Call call);
     void reset();
 
@@ -38,7 +38,7 @@ class CallLog {
 
     std::uint64_t next_seq() const { return calls_.size() + 1; }
 
-  private:
+private:
     std::vector<Call> calls_;
 };
 

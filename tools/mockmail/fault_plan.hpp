@@ -26,14 +26,14 @@ struct Decision {
 // fail_count fail with fail_status, the rest are accepted; all wait `latency` first. New kinds of
 // fault (rate limits, outages, …) belong here.
 class FaultPlan {
-  public:
+public:
     explicit FaultPlan(FaultOptions options) : options_(std::move(options)) {}
 
     Decision next();
     void reset() { sends_ = 0; }
     const FaultOptions& options() const { return options_; }
 
-  private:
+private:
     FaultOptions options_;
     long long sends_ = 0;
 };

@@ -2,7 +2,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -13,6 +12,8 @@
 #include <boost/json/serialize.hpp>
 
 #include <chrono>
+#include <exception>
+#include <iostream>
 #include <string>
 #include <string_view>
 
@@ -60,6 +61,21 @@ boost::json::value field(const boost::json::value& body, std::string_view key) {
     return nullptr;
 }
 
+// Every coroutine ends here: an exception escaping one is a bug in the mock, reported on stderr
+// without taking the server down.
+void report_escape(std::exception_ptr error) {
+    if (!error) {
+        return;
+    }
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        std::cerr << "herald-mockmail: coroutine failed: " << e.what() << '\n';
+    } catch (...) {
+        std::cerr << "herald-mockmail: coroutine failed\n";
+    }
+}
+
 bool is_send_path(std::string_view target) {
     target = target.substr(0, target.find('?'));
     return target.size() >= 5 && target.substr(target.size() - 5) == "/send";
@@ -71,7 +87,7 @@ MockServer::MockServer(asio::io_context& io, const tcp::endpoint& endpoint, Faul
     : io_(io), acceptor_(io, endpoint), plan_(std::move(faults)) {}
 
 void MockServer::start() {
-    asio::co_spawn(io_, accept_loop(), asio::detached);
+    asio::co_spawn(io_, accept_loop(), report_escape);
 }
 
 asio::awaitable<void> MockServer::accept_loop() {
@@ -83,7 +99,7 @@ asio::awaitable<void> MockServer::accept_loop() {
             }
             continue;  // EMFILE and the like: keep serving the connections we have
         }
-        asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+        asio::co_spawn(io_, serve(std::move(socket)), report_escape);
     }
 }
 

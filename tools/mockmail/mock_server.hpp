@@ -29,7 +29,7 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 // Runs on the io_context it is given; all state is touched from that one thread. Latency is an
 // asynchronous timer: a slow answer never holds up other connections.
 class MockServer {
-  public:
+public:
     MockServer(boost::asio::io_context& io,
                const boost::asio::ip::tcp::endpoint& endpoint,
                FaultOptions faults);
@@ -39,7 +39,7 @@ class MockServer {
     // Accepts connections until the io_context stops.
     void start();
 
-  private:
+private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket);
     // The answer to one request; nullopt means "drop the connection without answering".

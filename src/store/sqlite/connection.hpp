@@ -1,5 +1,7 @@
 #pragma once
 
+#include <boost/system/result.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -7,8 +9,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-
-#include <boost/system/result.hpp>
 
 struct sqlite3;
 struct sqlite3_stmt;

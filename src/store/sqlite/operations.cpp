@@ -1,12 +1,12 @@
 #include "store/sqlite/operations.hpp"
 
-#include <chrono>
-#include <string>
+#include "observe/log.hpp"
 
 #include <boost/json/object.hpp>
 #include <sqlite3.h>
 
-#include "observe/log.hpp"
+#include <chrono>
+#include <string>
 
 namespace herald::store::sqlite {
 namespace {

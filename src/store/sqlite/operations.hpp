@@ -1,12 +1,12 @@
 #pragma once
 
-#include <string_view>
-#include <vector>
+#include "store/sqlite/connection.hpp"
+#include "store/store.hpp"
 
 #include <boost/system/result.hpp>
 
-#include "store/sqlite/connection.hpp"
-#include "store/store.hpp"
+#include <string_view>
+#include <vector>
 
 // The SQL behind each Store operation, as plain functions of a connection. They run on the store
 // thread that owns `db`. Write operations expect the caller to have opened a transaction (the

@@ -1,10 +1,10 @@
 #include "store/sqlite/schema.hpp"
 
-#include <array>
-#include <string_view>
-
 #include <fmt/format.h>
 #include <sqlite3.h>
+
+#include <array>
+#include <string_view>
 
 namespace herald::store::sqlite {
 namespace {

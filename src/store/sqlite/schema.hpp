@@ -1,10 +1,10 @@
 #pragma once
 
-#include <string>
+#include "store/sqlite/connection.hpp"
 
 #include <boost/system/result.hpp>
 
-#include "store/sqlite/connection.hpp"
+#include <string>
 
 namespace herald::store::sqlite {
 

@@ -1,18 +1,18 @@
 #include "store/sqlite/sqlite_store.hpp"
 
-#include <algorithm>
-#include <cassert>
-#include <exception>
-#include <utility>
-
-#include <sqlite3.h>
-
 #include "core/thread_name.hpp"
 #include "core/time.hpp"
 #include "observe/log.hpp"
 #include "store/sqlite/connection.hpp"
 #include "store/sqlite/operations.hpp"
 #include "store/sqlite/schema.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cassert>
+#include <exception>
+#include <utility>
 
 namespace herald::store::sqlite {
 

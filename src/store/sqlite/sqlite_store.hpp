@@ -1,5 +1,10 @@
 #pragma once
 
+#include "store/open.hpp"
+#include "store/store.hpp"
+
+#include <boost/system/result.hpp>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -10,11 +15,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <boost/system/result.hpp>
-
-#include "store/open.hpp"
-#include "store/store.hpp"
 
 namespace herald::store::sqlite {
 

@@ -6,9 +6,8 @@
 namespace herald::api {
 namespace {
 
-const char* kBaseline =
-    R"({"from":"Notifier <noreply@example.com>","to":["alice@example.com"],)"
-    R"("subject":"Hello","text":"Hi"})";
+const char* kBaseline = R"({"from":"Notifier <noreply@example.com>","to":["alice@example.com"],)"
+                        R"("subject":"Hello","text":"Hi"})";
 
 // The baseline body with `key` replaced by `value` (a JSON text).
 boost::json::value with(std::string_view key, std::string_view value) {
@@ -127,11 +126,11 @@ TEST(ValidateNotification, RendersAnInlineTemplateEscapingOnlyHtml) {
 }
 
 TEST(ValidateNotification, RefusesATemplateWhoseDataInjectsALineBreakIntoTheSubject) {
-    auto body = boost::json::parse(
-        R"({"from":"noreply@example.com","to":["alice@example.com"],)"
-        R"("template":{"subject":"Hi {{name}}","text":"x"},)"
-        R"("data":{"name":"x\r\nBcc: spy@example.net"}})");
-    expect_refused(body, "#/data");
+    auto body = boost::json::parse(R"({"from":"noreply@example.com","to":["alice@example.com"],)"
+                                   R"("template":{"subject":"Hi {{name}}","text":"x"},)"
+                                   R"("data":{"name":"x\r\nBcc: spy@example.net"}})");
+    // The template renders the injected line break into the subject: refused, naming the template.
+    expect_refused(body, "#/template");
 }
 
 TEST(ValidateNotification, RefusesAnUnknownTemplateName) {

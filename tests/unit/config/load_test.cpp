@@ -1,12 +1,11 @@
 #include "config/load.hpp"
 
-#include <unistd.h>
+#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
 #include <map>
-
-#include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace herald::config {
 namespace {

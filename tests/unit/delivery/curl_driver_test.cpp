@@ -60,7 +60,8 @@ TEST(CurlDriver, CompletesTransfersOnItsOwnThread) {
 
 std::set<std::int64_t> connections_of(const testing::MockMailProcess& mock) {
     std::set<std::int64_t> out;
-    for (const auto& call : mock.get("/calls").as_array()) {
+    const boost::json::value calls = mock.get("/calls");
+    for (const auto& call : calls.as_array()) {
         out.insert(call.as_object().at("connection").as_int64());
     }
     return out;

@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -22,7 +23,7 @@ constexpr auto kLiveness = seconds{30};  // only an upper bound for a wait that 
 // An in-memory store with the real store's contract: every callback runs later on a thread of
 // the store's own; claims lease entries with an increasing fencing token.
 class FakeStore final : public store::Store {
-  public:
+public:
     struct Entry {
         store::ClaimedEntry claim;
         store::Status status = store::Status::queued;
@@ -55,6 +56,10 @@ class FakeStore final : public store::Store {
         std::lock_guard lock(mutex_);
         return releases_;
     }
+    void fail_next_claims(int count) {
+        std::lock_guard lock(mutex_);
+        failing_claims_ = count;
+    }
     bool wait_for_claims(int count) {
         std::unique_lock lock(mutex_);
         return changed_.wait_for(lock, kLiveness, [&] { return claims_ >= count; });
@@ -79,6 +84,12 @@ class FakeStore final : public store::Store {
         {
             std::lock_guard lock(mutex_);
             ++claims_;
+            if (failing_claims_ > 0) {
+                --failing_claims_;
+                changed_.notify_all();
+                reply(std::move(done), store::StoreError::unavailable);
+                return;
+            }
             for (auto& [id, entry] : entries_) {
                 if (static_cast<int>(claimed.size()) >= request.limit) {
                     break;
@@ -145,7 +156,7 @@ class FakeStore final : public store::Store {
     }
     void shutdown() override {}
 
-  private:
+private:
     template <typename Done, typename Value>
     void reply(Done done, Value value) {
         boost::asio::post(thread_, [done = std::move(done), value = std::move(value)]() mutable {
@@ -159,12 +170,13 @@ class FakeStore final : public store::Store {
     std::vector<store::AttemptRecord> records_;
     int releases_ = 0;
     int claims_ = 0;
+    int failing_claims_ = 0;
     boost::asio::thread_pool thread_{1};
 };
 
 // A transport whose answers the test scripts. With `hold` set, sends wait until release().
 class FakeTransport final : public Transport {
-  public:
+public:
     std::function<SendResult(const OutboundMessage&)> answer = [](const OutboundMessage&) {
         SendResult sent;
         sent.outcome = AttemptOutcome::sent;
@@ -218,7 +230,7 @@ class FakeTransport final : public Transport {
         return max_in_flight_;
     }
 
-  private:
+private:
     void complete(std::shared_ptr<const OutboundMessage> message, Done done) {
         boost::asio::post(thread_, [this, message, done = std::move(done)] {
             SendResult result = answer(*message);
@@ -467,6 +479,47 @@ TEST(Dispatcher, TakesOverAnEntryWhoseLeaseExpired) {
     const auto records = store.records();
     EXPECT_EQ(records[0].next_status, store::Status::sent);
     EXPECT_EQ(records[0].lease_token, 2);
+}
+
+TEST(Dispatcher, KeepsPollingAfterClaimsFail) {
+    FakeStore store;
+    FakeTransport transport;
+    store.fail_next_claims(3);
+    store.add("n-1", payload());
+    Dispatcher dispatcher(store, transport, fast_options());
+
+    dispatcher.start();
+    ASSERT_TRUE(store.wait_for_records(has_records(1)));
+    dispatcher.stop(seconds{5});
+
+    EXPECT_EQ(store.records()[0].next_status, store::Status::sent);
+}
+
+TEST(Dispatcher, DropsTheResultWhenAnotherOwnerTookTheEntryOver) {
+    FakeStore store;
+    FakeTransport transport;
+    transport.hold = true;
+    store.add("n-1", payload());
+    auto now = std::make_shared<std::atomic<core::UnixMs>>(1'000'000);
+    DispatcherOptions options = fast_options();
+    options.clock = [now] { return now->load(); };
+    Dispatcher dispatcher(store, transport, options);
+    dispatcher.start();
+    ASSERT_TRUE(transport.wait_for_held(1));
+
+    // The lease runs out while the send hangs, and another instance claims the entry.
+    *now += 3'600'000;
+    std::promise<std::size_t> taken;
+    store.claim_due({"other-owner", now->load(), 1, 60000},
+                    [&](auto claimed) { taken.set_value(claimed ? claimed->size() : 0); });
+    ASSERT_EQ(taken.get_future().get(), 1u);
+    transport.release();
+    ASSERT_TRUE(transport.wait_until_idle());
+    dispatcher.stop(seconds{5});
+
+    EXPECT_TRUE(store.records().empty());  // the stale owner's result was refused
+    EXPECT_EQ(store.entry("n-1").owner, "other-owner");
+    EXPECT_EQ(store.entry("n-1").claim.lease_token, 2);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ using testing::sample_message;
 using testing::send_and_wait;
 
 class TempDir {
-  public:
+public:
     TempDir() {
         std::string pattern = (fs::temp_directory_path() / "herald-maildir-XXXXXX").string();
         path_ = mkdtemp(pattern.data());
@@ -30,7 +30,7 @@ class TempDir {
     }
     const fs::path& path() const { return path_; }
 
-  private:
+private:
     fs::path path_;
 };
 

@@ -5,12 +5,10 @@
 
 #include <cstdio>
 #include <signal.h>
-#include <spawn.h>
 #include <stdexcept>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace herald::delivery::testing {
 namespace {
@@ -35,14 +33,19 @@ MockMailProcess::MockMailProcess(std::vector<std::string> flags) {
     if (pipe(pipe_fds) != 0) {
         throw std::runtime_error("pipe failed");
     }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-    const int spawned = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
+    pid_ = fork();
+    if (pid_ == 0) {
+        // Only async-signal-safe calls until exec. The mock dies with the test process, so a
+        // crashed test leaves no server behind.
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        dup2(pipe_fds[1], STDOUT_FILENO);
+        close(pipe_fds[0]);
+        close(pipe_fds[1]);
+        execv(argv[0], argv.data());
+        _exit(127);
+    }
     close(pipe_fds[1]);
-    if (spawned != 0) {
+    if (pid_ < 0) {
         close(pipe_fds[0]);
         throw std::runtime_error("cannot start herald-mockmail");
     }

@@ -12,7 +12,7 @@ namespace herald::delivery::testing {
 // (e.g. {"--fail-status", "503", "--fail-count", "1"}). The constructor returns once the mock
 // printed its listening line; the destructor stops it (SIGTERM) and reaps it.
 class MockMailProcess {
-  public:
+public:
     explicit MockMailProcess(std::vector<std::string> flags = {});
     ~MockMailProcess();
     MockMailProcess(const MockMailProcess&) = delete;
@@ -24,7 +24,7 @@ class MockMailProcess {
     // GET path, parsed as JSON (a blocking call; fine on a test thread).
     boost::json::value get(const std::string& path) const;
 
-  private:
+private:
     pid_t pid_ = -1;
     int port_ = 0;
 };

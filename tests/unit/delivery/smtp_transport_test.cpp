@@ -29,6 +29,7 @@ struct SmtpScript {
 struct SmtpSession {
     std::string ehlo;
     std::string mail_from;
+    std::string mail_parameters;  // what followed the address, e.g. " SIZE=313"
     std::vector<std::string> rcpt_to;
     std::string data;  // the message as received, before the end-of-data line
     int data_commands = 0;
@@ -37,7 +38,7 @@ struct SmtpSession {
 // A minimal SMTP server on 127.0.0.1 (port 0), run by its own thread with Asio coroutines. It
 // follows one script and records each transaction.
 class FakeSmtpServer {
-  public:
+public:
     explicit FakeSmtpServer(SmtpScript script)
         : script_(std::move(script)), acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
         asio::co_spawn(io_, accept_loop(), asio::detached);
@@ -60,7 +61,7 @@ class FakeSmtpServer {
         return connections_;
     }
 
-  private:
+private:
     asio::awaitable<void> accept_loop() {
         for (;;) {
             auto [error, socket] =
@@ -113,8 +114,11 @@ class FakeSmtpServer {
                 co_await reply("250-fake.example");
                 co_await reply("250 SIZE 10000000");
             } else if (line.rfind("MAIL FROM:", 0) == 0) {
-                session = SmtpSession{session.ehlo};
-                session.mail_from = line.substr(10);
+                const std::string ehlo = session.ehlo;
+                session = SmtpSession{};  // a new transaction on the same connection
+                session.ehlo = ehlo;
+                session.mail_from = line.substr(10, line.find(' ', 10) - 10);  // no SIZE=
+                session.mail_parameters = line.substr(10 + session.mail_from.size());
                 co_await reply("250 ok");
             } else if (line.rfind("RCPT TO:", 0) == 0) {
                 session.rcpt_to.push_back(line.substr(8));
@@ -179,6 +183,7 @@ TEST(SmtpTransport, SendsTheEnvelopeAndTheExactBytes) {
     ASSERT_EQ(sessions.size(), 1u);
     EXPECT_EQ(sessions[0].ehlo, "herald.example");
     EXPECT_EQ(sessions[0].mail_from, "<noreply@example.com>");
+    EXPECT_EQ(sessions[0].mail_parameters, " SIZE=" + std::to_string(message->mime.size()));
     EXPECT_EQ(sessions[0].rcpt_to,
               (std::vector<std::string>{
                   "<alice@example.com>", "<carol@example.com>", "<bob@example.com>"}));

@@ -1,13 +1,13 @@
 #include "http/server.hpp"
 
-#include <thread>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
+
+#include <thread>
 
 namespace herald::http {
 namespace {
@@ -134,9 +134,9 @@ TEST_F(ServerFixture, RefusesABodyOverTheLimitWith413) {
     start(options);
     auto socket = connect();
     const std::string body(2048, 'x');
-    asio::write(socket,
-                asio::buffer("POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 2048\r\n\r\n" +
-                             body));
+    asio::write(
+        socket,
+        asio::buffer("POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 2048\r\n\r\n" + body));
     const std::string reply = read_responses(socket, 1);
     EXPECT_NE(reply.find("HTTP/1.1 413"), std::string::npos);
     EXPECT_NE(reply.find("application/problem+json"), std::string::npos);
@@ -148,7 +148,8 @@ TEST_F(ServerFixture, RefusesOversizedHeadersWith431) {
     start(options);
     auto socket = connect();
     const std::string big(4000, 'a');
-    asio::write(socket, asio::buffer("GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n"));
+    asio::write(socket,
+                asio::buffer("GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n"));
     EXPECT_NE(read_responses(socket, 1).find("HTTP/1.1 431"), std::string::npos);
 }
 

@@ -21,7 +21,7 @@ boost::json::object data_of(std::string_view json) {
 
 // A fresh directory under the system temp dir, removed at the end of the test.
 class TempDir {
-  public:
+public:
     TempDir() {
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
         path_ = fs::temp_directory_path() /
@@ -41,7 +41,7 @@ class TempDir {
         out << content;
     }
 
-  private:
+private:
     fs::path path_;
 };
 

@@ -2,11 +2,11 @@
 
 #include "test_support.hpp"
 
-#include <filesystem>
-#include <string>
-
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+
+#include <filesystem>
+#include <string>
 
 namespace herald::store {
 namespace {

@@ -2,12 +2,12 @@
 
 #include "test_support.hpp"
 
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <sqlite3.h>
 
 namespace herald::store::sqlite {
 namespace {

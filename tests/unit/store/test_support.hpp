@@ -1,16 +1,16 @@
 #pragma once
 
+#include "core/ids.hpp"
+#include "store/store.hpp"
+
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <filesystem>
 #include <future>
 #include <memory>
 #include <string>
 #include <system_error>
-
-#include <gtest/gtest.h>
-
-#include "core/ids.hpp"
-#include "store/store.hpp"
 
 namespace herald::store::testing {
 
