@@ -101,6 +101,9 @@ http::ServerOptions server_options(const config::ServerSettings& s) {
 }
 
 void log_request(const http::RequestSummary& summary) {
+    if (!observe::log_enabled(observe::LogLevel::info)) {
+        return;
+    }
     observe::info("request",
                   {{"request_id", summary.request_id},
                    {"method", summary.method},

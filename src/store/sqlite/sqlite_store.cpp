@@ -302,7 +302,7 @@ void SqliteStore::reader_main(std::promise<std::string>& ready) {
 }
 
 void SqliteStore::run_batch(Connection& db, Queue& batch) {
-    std::size_t next = 0;
+    std::size_t next = run_optimistic(db, batch) ? batch.size() : 0;
     while (next < batch.size()) {
         next = run_transaction(db, batch, next);
     }
@@ -310,6 +310,32 @@ void SqliteStore::run_batch(Connection& db, Queue& batch) {
     for (const auto& job : batch) {
         job->complete();
     }
+}
+
+// The fast path: the whole batch in one transaction without savepoints (they cost three extra
+// statements per write). Succeeds when every write succeeds and the commit does; otherwise it
+// rolls everything back and returns false, and the batch is run again write by write isolated
+// in savepoints, so one failing write still cannot undo the others.
+bool SqliteStore::run_optimistic(Connection& db, Queue& batch) {
+    if (db.query("BEGIN IMMEDIATE").run() != SQLITE_DONE) {
+        return false;
+    }
+    for (const auto& job : batch) {
+        if (!job->run(db) || db.in_autocommit()) {
+            if (!db.in_autocommit()) {
+                db.query("ROLLBACK").run();
+            }
+            return false;
+        }
+    }
+    if (db.query("COMMIT").run() != SQLITE_DONE) {
+        if (!db.in_autocommit()) {
+            db.query("ROLLBACK").run();
+        }
+        return false;
+    }
+    ++commits_;
+    return true;
 }
 
 // Runs batch[first..] in one transaction, each write in its own savepoint, and returns the index

@@ -81,6 +81,7 @@ private:
     void writer_main(std::promise<std::string>& ready);
     void reader_main(std::promise<std::string>& ready);
     void run_batch(Connection& db, Queue& batch);
+    bool run_optimistic(Connection& db, Queue& batch);
     std::size_t run_transaction(Connection& db, Queue& batch, std::size_t first);
 
     const std::string path_;
