@@ -159,7 +159,12 @@ void Dispatcher::start() {
 }
 
 void Dispatcher::wake() {
+    // Many requests commit between two claims; one posted wake-up serves them all.
+    if (wake_posted_.exchange(true)) {
+        return;
+    }
     gate_->post([this] {
+        wake_posted_ = false;
         wake_pending_ = true;
         wake_timer_.cancel();
     });

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -124,6 +125,8 @@ private:
     bool stopping_ = false;
     bool closed_ = false;  // past the drain: late results are ignored
     std::chrono::milliseconds drain_{0};
+
+    std::atomic<bool> wake_posted_{false};  // a wake-up is queued and not yet run
 
     std::mutex stop_mutex_;
     bool started_ = false;  // guarded by stop_mutex_
