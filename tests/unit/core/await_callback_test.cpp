@@ -40,12 +40,13 @@ boost::asio::awaitable<void> measure_twice(ForeignService* service,
                                            std::size_t* first,
                                            std::size_t* second,
                                            std::thread::id* resumed_on) {
-    // Long strings (heap-allocated) passed straight into the co_await expression: the shape that
-    // GCC 12 miscompiles when a capturing lambda is used instead of await_call.
+    // Heap-allocated strings moved into the call, as the API moves its records into the store.
+    std::string short_text(100, 'a');
+    std::string long_text(250, 'b');
     *first =
-        co_await await_call<std::size_t>(*service, &ForeignService::measure, std::string(100, 'a'));
+        co_await await_call<std::size_t>(*service, &ForeignService::measure, std::move(short_text));
     *second =
-        co_await await_call<std::size_t>(*service, &ForeignService::measure, std::string(250, 'b'));
+        co_await await_call<std::size_t>(*service, &ForeignService::measure, std::move(long_text));
     *resumed_on = std::this_thread::get_id();
 }
 
