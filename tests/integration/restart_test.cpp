@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <signal.h>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace herald::test {
@@ -30,9 +31,8 @@ protected:
         return options;
     }
 
-    // A claim left by a killed herald is taken over only once its lease expires: max(lease,
-    // attempt timeout + 5 s), 60 s by default. A short lease (here 1 s, so max(1 s, 5 s + 5 s))
-    // keeps the generous waits below well clear of it; local attempts take milliseconds.
+    // A short lease (here 1 s, so max(1 s, 5 s + 5 s)) for tests that do not depend on herald
+    // taking its own leases back at start; local attempts take milliseconds.
     static void short_lease(HeraldOptions& options) {
         options.env["HERALD_DELIVERY_LEASE_MS"] = "1000";
         options.env["HERALD_DELIVERY_ATTEMPT_TIMEOUT_MS"] = "5000";
@@ -69,6 +69,64 @@ TEST_F(Restart, KillNineBeforeTheServerExistsThenDeliversOnceAfterRestart) {
     auto& maildev = start_maildev(maildev_on_port(smtp_port));
     herald.start();
     expect_delivered_once(herald, maildev, id, "Survives kill -9");
+}
+
+TEST_F(Restart, KillNineDuringASendResendsAtStartWithTheSameIdempotencyKey) {
+    MockmailOptions slow;
+    slow.latency_ms = 3000;
+    auto& mockmail = start_mockmail(slow);
+    HeraldOptions options;
+    options.transport = mockmail.base_url() + "/v1/send";
+    // A lease far longer than any wait below: only the take-back at start can resend in time.
+    options.env["HERALD_DELIVERY_LEASE_MS"] = "3600000";
+    auto& herald = start_herald(options);
+
+    auto body = baseline_notification();
+    body["subject"] = "Interrupted mid-send";
+    const std::string id = accepted_id(herald.post_notification(json_body(body)));
+    ASSERT_FALSE(id.empty());
+    ASSERT_TRUE(wait_until([&] { return !mockmail.calls().empty(); }));
+    const auto killed = herald.kill9();
+    EXPECT_EQ(killed.signal, SIGKILL) << killed.describe();
+
+    herald.start();
+    const auto status = herald.wait_for_status(id, {"sent", "failed"});
+    ASSERT_TRUE(status.has_value()) << herald.logs();
+    EXPECT_EQ(string_at(*status, "status"), "sent") << json_text(*status);
+    const auto calls = mockmail.calls();
+    ASSERT_EQ(calls.size(), 2U);
+    for (const auto& call : calls) {
+        EXPECT_EQ(string_at(call, "idempotency_key"), id);
+        EXPECT_EQ(string_at(call, "message_id"), string_at(*status, "message_id"));
+    }
+    EXPECT_NE(herald.logs().find("\"msg\":\"leases taken over at start\",\"owner\""),
+              std::string::npos);
+}
+
+TEST_F(Restart, PausedDeliveryStoresAndSendsNothingUntilRunUnpaused) {
+    HeraldOptions options;
+    options.env["HERALD_DELIVERY_PAUSED"] = "true";
+    auto& herald = start_herald(options);
+    auto body = baseline_notification();
+    body["subject"] = "Held while paused";
+    const std::string id = accepted_id(herald.post_notification(json_body(body)));
+    ASSERT_FALSE(id.empty());
+    // An unpaused herald delivers to a maildir within a poll interval (500 ms) or at once when
+    // woken; give it four intervals to prove that nothing moves.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const auto held = herald.wait_for_status(id, {"queued"});
+    ASSERT_TRUE(held.has_value());
+    EXPECT_EQ(string_at(*held, "status"), "queued");
+    EXPECT_FALSE(std::filesystem::exists(herald.maildir() / "new") &&
+                 !std::filesystem::is_empty(herald.maildir() / "new"));
+
+    const auto stopped = herald.terminate();
+    ASSERT_TRUE(stopped.has_value());
+    herald.options().env.erase("HERALD_DELIVERY_PAUSED");
+    herald.start();
+    const auto sent = herald.wait_for_status(id, {"sent", "failed"});
+    ASSERT_TRUE(sent.has_value());
+    EXPECT_EQ(string_at(*sent, "status"), "sent") << json_text(*sent);
 }
 
 TEST_F(Restart, KillNineRightAfterAcceptingWithMaildirStillDelivers) {
