@@ -4,7 +4,7 @@
 # delivery into ./var/mail). Extra arguments go to `herald serve`. Stop it with Ctrl-C.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/setup-deps.sh"
-"$top/scripts/build.sh"
+"$top/scripts/setup-deps.sh" --no-peers
+"$top/scripts/build.sh" herald
 cd "$top"
 exec "$top/build/src/herald" serve "$@"

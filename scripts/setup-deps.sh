@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Installs everything herald needs to build, run and test on Debian 12: compilers and libraries
 # from Debian's packages, and the npm test peers (maildev, mailparser) under tools/node/.
+# With --no-peers the npm step is skipped (running herald needs no test peer).
 # Safe to run again: each step is skipped when what it installs is already there.
 set -euo pipefail
+with_peers=1
+[ "${1:-}" = "--no-peers" ] && with_peers=0
 top=$(cd "$(dirname "$0")/.." && pwd)
 
 apt_packages=(
     build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
     libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
-    libcurl4-openssl-dev libidn2-dev libsqlite3-dev sqlite3 libpq-dev postgresql
-    prometheus-cpp-dev libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev
-    libkainjow-mustache-dev libgtest-dev libgmock-dev libbenchmark-dev
-    wrk python3 python3-flask python3-gevent python3-requests nodejs
+    libcurl4-openssl-dev libidn2-dev libsqlite3-dev sqlite3
+    libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libkainjow-mustache-dev
+    libgtest-dev libgmock-dev wrk python3 nodejs
 )
 
 missing=()
@@ -27,8 +29,8 @@ if [ ${#missing[@]} -gt 0 ]; then
         "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x "$top/tools/node/node_modules/.bin/maildev" ] \
-    || [ ! -d "$top/tools/node/node_modules/mailparser" ]; then
+if [ "$with_peers" = 1 ] && { [ ! -x "$top/tools/node/node_modules/.bin/maildev" ] \
+    || [ ! -d "$top/tools/node/node_modules/mailparser" ]; }; then
     echo "setup: installing npm test peers" >&2
     (cd "$top/tools/node" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -52,7 +52,12 @@ int main(int argc, char** argv) {
     status->add_option("--url", status_url, "herald's base URL");
     status->add_option("id", status_id, "notification id")->required();
 
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        // app.exit prints the help text or the usage error; a usage error exits with 2.
+        return app.exit(error) == 0 ? 0 : 2;
+    }
 
     if (serve->parsed()) {
         return herald::cli::serve(config_file, overrides);

@@ -116,10 +116,16 @@ std::optional<std::string> NotificationsApi::authenticate(const http::Request& r
     if (options_.api_keys.empty()) {
         return std::string{};
     }
-    constexpr std::string_view kScheme = "Bearer ";
+    // The scheme name is case-insensitive (RFC 9110, section 11.1).
+    constexpr std::string_view kScheme = "bearer ";
     const std::string_view header = request[Field::authorization];
-    if (header.size() <= kScheme.size() || header.substr(0, kScheme.size()) != kScheme) {
+    if (header.size() <= kScheme.size()) {
         return std::nullopt;
+    }
+    for (std::size_t i = 0; i < kScheme.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) {
+            return std::nullopt;
+        }
     }
     const std::string_view key = header.substr(kScheme.size());
     std::optional<std::string> client;
@@ -162,11 +168,19 @@ boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext c
 
     auto valid = validate_notification(body, options_.limits, templates_);
     if (!valid) {
-        co_return http::problem_response(Status::bad_request,
-                                         "invalid-notification",
-                                         "Invalid notification",
-                                         "one or more fields are invalid",
-                                         valid.error());
+        // A body full of bad fields must not earn a response larger than itself.
+        constexpr std::size_t kMaxReported = 50;
+        std::vector<http::FieldProblem> problems = std::move(valid.error());
+        const std::size_t found = problems.size();
+        problems.resize(std::min(found, kMaxReported));
+        co_return http::problem_response(
+            Status::bad_request,
+            "invalid-notification",
+            "Invalid notification",
+            found > kMaxReported
+                ? fmt::format("{} fields are invalid; the first {} are listed", found, kMaxReported)
+                : std::string{"one or more fields are invalid"},
+            problems);
     }
 
     const std::string id = core::new_uuid_v7();

@@ -3,6 +3,8 @@
 #include "mail/address.hpp"
 #include "mail/mime.hpp"
 
+#include <cmath>
+
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
@@ -307,6 +309,27 @@ void apply_template(const boost::json::object& body,
     }
 }
 
+// JSON allows numbers no double can hold (1e999); Boost.JSON reads them as infinity and would
+// store text its own parser refuses. Such numbers are refused wherever they appear.
+void find_non_finite_numbers(const boost::json::value& value,
+                             const std::string& pointer,
+                             Problems& problems) {
+    if (const auto* number = value.if_double()) {
+        if (!std::isfinite(*number)) {
+            problems.push_back({pointer, "is a number out of range"});
+        }
+    } else if (const auto* array = value.if_array()) {
+        for (std::size_t i = 0; i < array->size(); ++i) {
+            find_non_finite_numbers((*array)[i], pointer + "/" + std::to_string(i), problems);
+        }
+    } else if (const auto* object = value.if_object()) {
+        for (const auto& member : *object) {
+            find_non_finite_numbers(
+                member.value(), pointer + "/" + pointer_token(member.key()), problems);
+        }
+    }
+}
+
 constexpr std::string_view kKnownFields[] = {"from",
                                              "to",
                                              "cc",
@@ -341,6 +364,12 @@ boost::system::result<ValidNotification, std::vector<http::FieldProblem>> valida
         if (!known) {
             problems.push_back({"#/" + pointer_token(member.key()), "unknown field"});
         }
+    }
+
+    const std::size_t before = problems.size();
+    find_non_finite_numbers(body_value, "#", problems);
+    if (problems.size() > before) {
+        return problems;
     }
 
     ValidNotification result;

@@ -1,4 +1,5 @@
 #include "cli/commands.hpp"
+#include "core/ids.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -99,6 +100,10 @@ int send(const SendArguments& arguments) {
 }
 
 int status(const std::string& url, const std::string& id) {
+    if (!core::looks_like_uuid(id)) {
+        std::cerr << "herald: '" << id << "' is not a notification id\n";
+        return 2;
+    }
     const Reply reply = exchange("GET", trim_slash(url) + "/v1/notifications/" + id, "");
     return print_reply(reply, 200, 299);
 }

@@ -9,10 +9,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <filesystem>
 #include <future>
 #include <iostream>
+#include <fcntl.h>
 #include <malloc.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
 
@@ -48,6 +55,78 @@ void take_back_leases(store::Store& store, const std::string& owner) {
         return;
     }
     observe::info("leases taken over at start", {{"owner", owner}, {"count", *result}});
+}
+
+// An exclusive advisory lock on STORE.lock, held for the life of the process: a SQLite store
+// serves one herald instance (it takes back that instance's leases at start), so a second
+// `herald serve` on the same store must stop before touching it.
+class InstanceLock {
+public:
+    static boost::system::result<InstanceLock, std::string> acquire(const std::string& store_url) {
+        constexpr std::string_view kScheme = "sqlite:";
+        const std::filesystem::path database{store_url.substr(kScheme.size())};
+        std::error_code ignored;
+        if (database.has_parent_path()) {
+            std::filesystem::create_directories(database.parent_path(), ignored);
+        }
+        const std::string path = database.string() + ".lock";
+        const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            return "cannot open " + path + ": " + std::strerror(errno);
+        }
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd);
+            return "the store " + database.string() + " is in use by another herald process";
+        }
+        return InstanceLock{fd};
+    }
+    InstanceLock(InstanceLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    InstanceLock& operator=(InstanceLock&&) = delete;
+    ~InstanceLock() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+
+private:
+    explicit InstanceLock(int fd) : fd_(fd) {}
+    int fd_ = -1;
+};
+
+// Raises the soft limit on open files to the hard limit: every connection, store file, maildir
+// write and outbound connection takes a descriptor, and the common default soft limit (1024)
+// sits right at the default connection cap.
+void raise_descriptor_limit(std::size_t max_connections) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        return;
+    }
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    constexpr std::size_t kReserve = 128;  // store, logs, delivery, listening socket
+    if (limit.rlim_cur != RLIM_INFINITY && max_connections + kReserve > limit.rlim_cur) {
+        observe::warn("descriptor limit below connection cap",
+                      {{"open_files_limit", static_cast<std::uint64_t>(limit.rlim_cur)},
+                       {"max_connections", max_connections},
+                       {"reserve", kReserve}});
+    }
+}
+
+// A misspelt HERALD_ variable would otherwise be ignored without a word.
+void warn_about_unknown_environment() {
+    const auto known = config::environment_names();
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+        const std::string_view variable{*entry};
+        const std::string name{variable.substr(0, variable.find('='))};
+        const bool other_use = name == "HERALD_CONFIG" || name == "HERALD_API_KEY";
+        if (name.starts_with("HERALD_") && !other_use &&
+            std::find(known.begin(), known.end(), name) == known.end()) {
+            observe::warn("unknown environment variable ignored", {{"name", name}});
+        }
+    }
 }
 
 delivery::TransportOptions transport_options(const config::DeliverySettings& d) {
@@ -139,6 +218,7 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     observe::LogLevel level = observe::LogLevel::info;
     observe::parse_log_level(settings.log.level, level);
     observe::init_logging(level);
+    warn_about_unknown_environment();
     // A peer that closes its socket must never kill the process; writes report EPIPE instead.
     std::signal(SIGPIPE, SIG_IGN);
     // glibc hands freed memory back to the kernel eagerly (madvise whenever an arena's top
@@ -162,6 +242,12 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
         templates = std::make_unique<mail::TemplateLibrary>(std::move(*library));
     }
 
+    auto lock = InstanceLock::acquire(settings.store.url);
+    if (!lock) {
+        return fail("store", lock.error());
+    }
+    raise_descriptor_limit(static_cast<std::size_t>(settings.server.max_connections));
+
     store::StoreOptions store_options;
     store_options.max_batch = settings.store.max_batch;
     store_options.max_queue = settings.store.max_queue;
@@ -171,7 +257,6 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
         return fail("store", opened.error());
     }
     std::unique_ptr<store::Store> store = std::move(*opened);
-    take_back_leases(*store, lease_owner());
 
     auto made = delivery::make_transport(transport_options(settings.delivery));
     if (!made) {
@@ -179,11 +264,6 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     }
     std::unique_ptr<delivery::Transport> transport = std::move(*made);
     delivery::Dispatcher dispatcher(*store, *transport, dispatcher_options(settings.delivery));
-    if (settings.delivery.paused) {
-        observe::warn("delivery paused", {{"setting", "delivery.paused"}});
-    } else {
-        dispatcher.start();
-    }
 
     const auto listen = config::split_host_port(settings.server.listen);
     const std::size_t io_threads = settings.server.io_threads > 0
@@ -208,6 +288,12 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
         transport->stop();
         store->shutdown();
         return fail("listen", bound.error());
+    }
+    take_back_leases(*store, lease_owner());
+    if (settings.delivery.paused) {
+        observe::warn("delivery paused", {{"setting", "delivery.paused"}});
+    } else {
+        dispatcher.start();
     }
     pool.start();
     observe::info("listening",

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <sstream>
@@ -267,6 +270,8 @@ std::optional<Error> apply_toml(Settings& settings, const std::string& path) {
             }
             if (field->set_from_node && value.is_table()) {
                 problem = field->set_from_node(settings, value);
+            } else if (field->quoted != value.is_string()) {
+                problem = Error{field->quoted ? "must be a string" : "must not be a string"};
             } else if (auto text = scalar_text(value)) {
                 problem = field->set(settings, *text);
             } else {
@@ -280,9 +285,33 @@ std::optional<Error> apply_toml(Settings& settings, const std::string& path) {
     return std::nullopt;
 }
 
+bool is_ip_literal(const std::string& host) {
+    unsigned char buffer[sizeof(in6_addr)];
+    return inet_pton(AF_INET, host.c_str(), buffer) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), buffer) == 1;
+}
+
+// "smtp://HOST[:PORT]": a host, an optional numeric port, nothing after it.
+bool is_smtp_url(const std::string& url) {
+    const auto rest = url.substr(url.find("://") + 3);
+    if (rest.empty() || rest.find('/') != std::string::npos || rest.front() == ':') {
+        return false;
+    }
+    const auto colon = rest.rfind(':');
+    if (colon == std::string::npos || rest.find(']', colon) != std::string::npos) {
+        return true;
+    }
+    const auto port = parse_integer(rest.substr(colon + 1));
+    return port && *port > 0 && *port <= 65535;
+}
+
 std::optional<Error> check_consistency(const Settings& s) {
-    if (auto hp = split_host_port(s.server.listen); !hp) {
+    auto hp = split_host_port(s.server.listen);
+    if (!hp) {
         return fmt::format("server.listen {}", hp.error());
+    }
+    if (hp->first != "localhost" && !is_ip_literal(hp->first)) {
+        return Error{"server.listen must name an IP address (or localhost), not a host name"};
     }
     if (!s.store.url.starts_with("sqlite:") || s.store.url.size() == 7) {
         return Error{"store.url must be sqlite:PATH"};
@@ -296,13 +325,43 @@ std::optional<Error> check_consistency(const Settings& s) {
             "delivery.transport must be maildir:PATH, smtp://HOST:PORT, smtps://HOST:PORT, "
             "http://URL or https://URL"};
     }
+    if ((t.starts_with("smtp://") || t.starts_with("smtps://")) && !is_smtp_url(t)) {
+        return Error{"delivery.transport must be smtp://HOST:PORT (no path; HELO is smtp.helo)"};
+    }
+    if ((t.starts_with("http://") && t.size() == 7) || (t.starts_with("https://") && t.size() == 8)) {
+        return Error{"delivery.transport needs a host after http:// or https://"};
+    }
     if (s.delivery.backoff_max < s.delivery.backoff_base) {
         return Error{"delivery.backoff_max_ms must not be below delivery.backoff_base_ms"};
     }
     return std::nullopt;
 }
 
+// The body of a TOML basic string.
+std::string toml_escape(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+            out.push_back(static_cast<char>(c));
+        } else if (c < 0x20 || c == 0x7f) {
+            out += fmt::format("\\u{:04X}", c);
+        } else {
+            out.push_back(static_cast<char>(c));
+        }
+    }
+    return out;
+}
+
 }  // namespace
+
+std::vector<std::string> environment_names() {
+    std::vector<std::string> names;
+    for (const auto& field : fields()) {
+        names.push_back(env_name(field.key));
+    }
+    return names;
+}
 
 EnvLookup process_environment() {
     return [](const std::string& name) -> std::optional<std::string> {
@@ -416,7 +475,7 @@ std::string describe(const Settings& settings) {
         if (is_table || !field.quoted) {
             out += fmt::format("{} = {}\n", field.key.substr(dot + 1), value);
         } else {
-            out += fmt::format("{} = \"{}\"\n", field.key.substr(dot + 1), value);
+            out += fmt::format("{} = \"{}\"\n", field.key.substr(dot + 1), toml_escape(value));
         }
     }
     return out;

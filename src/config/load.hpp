@@ -35,6 +35,9 @@ boost::system::result<Settings, std::string> load_settings(const std::string& co
                                                            const EnvLookup& env,
                                                            const Overrides& overrides);
 
+// Every HERALD_<SECTION>_<KEY> variable load_settings reads.
+std::vector<std::string> environment_names();
+
 // The effective settings as TOML, with every secret replaced by "***" (or "" when unset).
 std::string describe(const Settings& settings);
 

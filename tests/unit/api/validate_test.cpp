@@ -143,6 +143,11 @@ TEST(ValidateNotification, RefusesNulInBodies) {
     expect_refused(with("text", R"("a\u0000b")"), "#/text");
 }
 
+TEST(ValidateNotification, RefusesNumbersNoDoubleCanHold) {
+    expect_refused(with("metadata", R"({"a":1e999})"), "#/metadata/a");
+    expect_refused(with("data", R"({"list":[1,-1e400]})"), "#/data/list/1");
+}
+
 TEST(ValidateNotification, ChecksTagsAndMetadata) {
     expect_refused(with("tags", R"([""])"), "#/tags/0");
     expect_refused(with("metadata", R"([1,2])"), "#/metadata");

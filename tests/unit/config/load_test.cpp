@@ -130,6 +130,48 @@ TEST(Describe, MasksSecretsAndPrintsValidToml) {
     std::remove(path.c_str());
 }
 
+TEST(LoadSettings, RefusesValuesOfTheWrongTomlType) {
+    const auto quoted_number = write_file("[server]\nio_threads = \"4\"\n");
+    EXPECT_FALSE(load_settings(quoted_number, env_of({}), {}));
+    const auto quoted_bool = write_file("[delivery]\npaused = \"true\"\n");
+    EXPECT_FALSE(load_settings(quoted_bool, env_of({}), {}));
+    const auto bare_number = write_file("[server]\nlisten = 8080\n");
+    EXPECT_FALSE(load_settings(bare_number, env_of({}), {}));
+    for (const auto& path : {quoted_number, quoted_bool, bare_number}) {
+        std::remove(path.c_str());
+    }
+}
+
+TEST(LoadSettings, RefusesAListenHostThatIsNotAnAddress) {
+    Overrides flags;
+    flags.listen = "foo.example:80";
+    EXPECT_FALSE(load_settings("", env_of({}), flags));
+    flags.listen = "localhost:80";
+    EXPECT_TRUE(load_settings("", env_of({}), flags));
+}
+
+TEST(LoadSettings, RefusesMalformedSmtpTransports) {
+    Overrides flags;
+    for (const char* bad : {"smtp://", "smtp://127.0.0.1:25/path", "smtp://host:0", "smtp://:25"}) {
+        flags.transport = bad;
+        EXPECT_FALSE(load_settings("", env_of({}), flags)) << bad;
+    }
+    flags.transport = "smtp://127.0.0.1:2525";
+    EXPECT_TRUE(load_settings("", env_of({}), flags));
+}
+
+TEST(Describe, EscapesQuotesSoTheOutputStaysValidToml) {
+    Overrides flags;
+    flags.assignments = {"smtp.helo=a\"b\\c"};
+    auto settings = load_settings("", env_of({}), flags);
+    ASSERT_TRUE(settings) << settings.error();
+    const auto path = write_file(describe(*settings));
+    auto reread = load_settings(path, env_of({}), {});
+    ASSERT_TRUE(reread) << reread.error();
+    EXPECT_EQ(reread->delivery.smtp.helo, "a\"b\\c");
+    std::remove(path.c_str());
+}
+
 TEST(SplitHostPort, AcceptsIpv4AndBracketedIpv6) {
     auto v4 = split_host_port("127.0.0.1:8080");
     ASSERT_TRUE(v4);
