@@ -3,10 +3,10 @@
 #include "mail/address.hpp"
 #include "mail/mime.hpp"
 
-#include <cmath>
-
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+
+#include <cmath>
 
 namespace herald::api {
 namespace {

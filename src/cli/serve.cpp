@@ -13,10 +13,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <future>
 #include <iostream>
-#include <fcntl.h>
 #include <malloc.h>
 #include <sys/file.h>
 #include <sys/resource.h>

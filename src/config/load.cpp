@@ -4,10 +4,9 @@
 #include <toml++/toml.h>
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <charconv>
 #include <cstdlib>
+#include <netinet/in.h>
 #include <sstream>
 
 namespace herald::config {
@@ -328,7 +327,8 @@ std::optional<Error> check_consistency(const Settings& s) {
     if ((t.starts_with("smtp://") || t.starts_with("smtps://")) && !is_smtp_url(t)) {
         return Error{"delivery.transport must be smtp://HOST:PORT (no path; HELO is smtp.helo)"};
     }
-    if ((t.starts_with("http://") && t.size() == 7) || (t.starts_with("https://") && t.size() == 8)) {
+    if ((t.starts_with("http://") && t.size() == 7) ||
+        (t.starts_with("https://") && t.size() == 8)) {
         return Error{"delivery.transport needs a host after http:// or https://"};
     }
     if (s.delivery.backoff_max < s.delivery.backoff_base) {
