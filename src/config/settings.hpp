@@ -34,7 +34,7 @@ struct LimitSettings {
 struct StoreSettings {
     std::string url = "sqlite:./var/herald.db";  // sqlite:PATH
     int max_batch = 256;                         // writes sharing one commit
-    int max_queue = 10000;                       // writes waiting for the writer thread
+    int max_queue = 10000;  // new notifications (and, apart, reads) waiting; beyond: 503
     std::chrono::milliseconds busy_timeout{5000};
 };
 

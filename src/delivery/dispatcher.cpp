@@ -49,6 +49,8 @@ namespace {
 DispatcherOptions with_defaults(DispatcherOptions options) {
     options.concurrency = std::max(options.concurrency, 1);
     options.max_attempts = std::max(options.max_attempts, 1);
+    options.record_retry_base = std::max(options.record_retry_base, milliseconds{1});
+    options.record_retry_max = std::max(options.record_retry_max, options.record_retry_base);
     if (!options.clock) {
         options.clock = &core::unix_now_ms;
     }
@@ -193,6 +195,9 @@ void Dispatcher::close_io() {
     gate_->close();
     wake_timer_.cancel();
     drain_timer_.cancel();
+    for (asio::steady_timer* timer : retry_timers_) {
+        timer->cancel();
+    }
     work_.reset();
 }
 
@@ -235,12 +240,21 @@ asio::awaitable<void> Dispatcher::claim_and_start(int limit) {
         observe::info("claim recovered", {});
         claim_failing_ = false;
     }
-    // Entries claimed while a stop was arriving stay leased; the drain releases them.
-    if (stopping_) {
-        co_return;
-    }
     saturated_ = static_cast<int>(claimed->size()) >= limit;
     for (store::ClaimedEntry& entry : *claimed) {
+        if (auto held = lease_tokens_.find(entry.id); held != lease_tokens_.end()) {
+            // Our own lease ran out while the attempt was still in flight here (its outcome
+            // waiting to be recorded): sending again would duplicate it. Record under the new
+            // token instead.
+            observe::warn("lease renewed in flight", {{"notification_id", entry.id}});
+            held->second = entry.lease_token;
+            continue;
+        }
+        // Entries claimed while a stop was arriving stay leased; the drain releases them.
+        if (stopping_) {
+            continue;
+        }
+        lease_tokens_.emplace(entry.id, entry.lease_token);
         ++in_flight_;
         start_delivery(std::move(entry));
     }
@@ -308,14 +322,15 @@ void Dispatcher::on_sent(store::ClaimedEntry entry,
     if (closed_) {
         return;  // abandoned at the end of the drain; the entry's lease was released
     }
+    std::string id = entry.id;
     asio::co_spawn(io_,
                    record(std::move(entry), std::move(result), started_at, started),
-                   [this](std::exception_ptr error) {
+                   [this, id = std::move(id)](std::exception_ptr error) {
                        if (!error) {
                            return;
                        }
-                       observe::error("recording an attempt failed", {});
-                       release_slot();
+                       observe::error("recording an attempt failed", {{"notification_id", id}});
+                       release_slot(id);
                    });
 }
 
@@ -338,12 +353,6 @@ asio::awaitable<void> Dispatcher::record(store::ClaimedEntry entry,
     record.next_status = step.status;
     record.next_due_at = step.due_at;
 
-    using Recorded = boost::system::result<void>;
-    ++store_ops_;
-    Recorded recorded = co_await core::await_call<Recorded>(
-        store_, &store::Store::record_attempt, std::move(record));
-    --store_ops_;
-
     observe::info("delivery attempt",
                   {{"notification_id", entry.id},
                    {"attempt", attempt},
@@ -353,15 +362,79 @@ asio::awaitable<void> Dispatcher::record(store::ClaimedEntry entry,
                    {"transport", transport_.name()},
                    {"next_status", store::to_string(step.status)},
                    {"detail", step.detail}});
-    if (!recorded) {
-        const bool stale = recorded.error() == store::StoreError::stale_lease;
-        observe::warn(stale ? "lease lost" : "attempt not recorded",
-                      {{"notification_id", entry.id}, {"error", recorded.error().message()}});
-    }
-    release_slot();
+    co_await record_until_taken(std::move(record));
+    release_slot(entry.id);
 }
 
-void Dispatcher::release_slot() {
+// Writes the outcome, trying again while the store cannot take it: an outcome dropped here would
+// leave the entry leased, to be sent a second time once the lease expires. Gives up only when
+// the entry is no longer ours (stale_lease, not_found) or the drain is over (closed_: the lease
+// is released, and the entry is sent again later with the same idempotency key).
+asio::awaitable<void> Dispatcher::record_until_taken(store::AttemptRecord record) {
+    using Recorded = boost::system::result<void>;
+    milliseconds delay = options_.record_retry_base;
+    for (int tries = 1;; ++tries) {
+        record.lease_token = current_lease_token(record.id, record.lease_token);
+        ++store_ops_;
+        Recorded recorded =
+            co_await core::await_call<Recorded>(store_, &store::Store::record_attempt, record);
+        --store_ops_;
+
+        if (!recorded && recorded.error() == store::StoreError::stale_lease &&
+            current_lease_token(record.id, record.lease_token) != record.lease_token) {
+            // Our own claim renewed the lease while this record was on its way: try again under
+            // the new token at once. (The store runs writes in order and its callbacks resume us
+            // in that order, so the renewal has been seen here before this refusal arrives.)
+            continue;
+        }
+        if (recorded) {
+            if (tries > 1) {
+                observe::info("attempt recorded",
+                              {{"notification_id", record.id}, {"tries", tries}});
+            }
+            co_return;
+        }
+        const boost::system::error_code error = recorded.error();
+        if (error == store::StoreError::stale_lease || error == store::StoreError::not_found) {
+            observe::warn(
+                error == store::StoreError::stale_lease ? "lease lost" : "attempt not recorded",
+                {{"notification_id", record.id}, {"error", error.message()}});
+            co_return;
+        }
+        if (tries == 1 && !closed_) {
+            observe::warn("attempt not recorded yet",
+                          {{"notification_id", record.id}, {"error", error.message()}});
+        }
+        if (!closed_) {
+            co_await pause(delay);
+            delay = std::min(delay * 2, options_.record_retry_max);
+        }
+        if (closed_) {
+            observe::warn("attempt not recorded",
+                          {{"notification_id", record.id},
+                           {"error", error.message()},
+                           {"tries", tries},
+                           {"reason", "stopped; the lease was released"}});
+            co_return;
+        }
+    }
+}
+
+std::int64_t Dispatcher::current_lease_token(const std::string& id, std::int64_t fallback) const {
+    const auto held = lease_tokens_.find(id);
+    return held == lease_tokens_.end() ? fallback : held->second;
+}
+
+// Waits `delay`, or less when the drain ends (close_io and drain_and_release cancel the timer).
+asio::awaitable<void> Dispatcher::pause(milliseconds delay) {
+    asio::steady_timer timer(io_, delay);
+    retry_timers_.insert(&timer);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    retry_timers_.erase(&timer);
+}
+
+void Dispatcher::release_slot(const std::string& id) {
+    lease_tokens_.erase(id);
     --in_flight_;
     if (saturated_) {
         saturated_ = false;
@@ -379,7 +452,10 @@ asio::awaitable<void> Dispatcher::drain_and_release() {
         drain_timer_.expires_at(deadline);
         co_await drain_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
-    closed_ = true;  // results arriving from now on are ignored
+    closed_ = true;  // results arriving from now on are ignored, records are no longer retried
+    for (asio::steady_timer* timer : retry_timers_) {
+        timer->cancel();
+    }
     if (in_flight_ > 0) {
         observe::warn("drain timed out", {{"abandoned", in_flight_}});
     }

@@ -12,11 +12,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace herald::delivery {
 
@@ -32,6 +35,10 @@ struct DispatcherOptions {
     // expires under a send that is still within its deadline.
     std::chrono::milliseconds lease{60000};
     std::chrono::milliseconds poll_interval{500};  // how often to look for due entries unwoken
+    // A record the store could not take (see Dispatcher) is tried again after this, the delay
+    // doubling up to record_retry_max.
+    std::chrono::milliseconds record_retry_base{100};
+    std::chrono::milliseconds record_retry_max{5000};
 
     std::function<core::UnixMs()> clock;  // empty: core::unix_now_ms
     UniformRandom random;                 // empty: a std::mt19937_64 seeded from random_device
@@ -63,14 +70,22 @@ NextStep next_step(const SendResult& result,
 // poll_interval. A payload that cannot be read fails the notification (permanent).
 //
 // Logs one "delivery attempt" line per attempt and "lease taken over" for entries whose previous
-// owner's lease expired. A record refused as stale_lease (another owner took the entry) is
-// logged and dropped.
+// owner's lease expired. A record refused as stale_lease (another owner took the entry) or
+// not_found is logged and dropped.
+//
+// An outcome is never dropped for any other failure (overloaded, unavailable, shutting_down…):
+// dropping it would leave the entry leased, and it would be sent again when the lease expired.
+// The record is tried again after record_retry_base, doubling up to record_retry_max, for as
+// long as the dispatcher runs; the entry stays in flight meanwhile (its send slot stays taken).
+// Should the lease expire during that time and a claim of this dispatcher return the same entry,
+// it is not sent again: the pending record adopts the new lease token instead.
 //
 // Lifetime: `store` and `transport` must outlive the dispatcher. start() once; stop() stops
-// claiming, waits up to `drain` for sends in flight to finish and be recorded, then gives back
-// the leases still held (Store::release_leases) and joins. Sends still running after the drain
-// are abandoned: their late results are ignored (their entries were released, so they are sent
-// again later with the same idempotency key). The destructor calls stop(0ms).
+// claiming, waits up to `drain` for sends in flight to finish and be recorded (records the store
+// refuses keep being retried during the drain), then gives back the leases still held
+// (Store::release_leases) and joins. Sends still running and records still unwritten after the
+// drain are abandoned: late results are ignored, and their entries, released, are sent again
+// later with the same idempotency key. The destructor calls stop(0ms).
 class Dispatcher {
 public:
     Dispatcher(store::Store& store, Transport& transport, DispatcherOptions options);
@@ -100,7 +115,10 @@ private:
                                         SendResult result,
                                         core::UnixMs started_at,
                                         std::chrono::steady_clock::time_point started);
-    void release_slot();
+    boost::asio::awaitable<void> record_until_taken(store::AttemptRecord record);
+    boost::asio::awaitable<void> pause(std::chrono::milliseconds delay);
+    std::int64_t current_lease_token(const std::string& id, std::int64_t fallback) const;
+    void release_slot(const std::string& id);
     void begin_stop(std::chrono::milliseconds drain);
     void close_io();
 
@@ -118,6 +136,10 @@ private:
     boost::asio::steady_timer wake_timer_;
     boost::asio::steady_timer drain_timer_;
     int in_flight_ = 0;  // claimed entries not yet recorded
+    // The newest lease token of each entry in flight, by notification id.
+    std::unordered_map<std::string, std::int64_t> lease_tokens_;
+    // The timers of records waiting to be tried again; cancelled when the drain ends.
+    std::unordered_set<boost::asio::steady_timer*> retry_timers_;
     int store_ops_ = 0;  // store calls awaiting their callback
     bool wake_pending_ = false;
     bool claim_failing_ = false;  // the last claim failed: its warning was already logged

@@ -42,7 +42,8 @@ std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* u
     return length;
 }
 
-// curl rewinds when it retries on a fresh connection (a cached one turned out dead).
+// curl may ask to rewind the body before sending it again; it never does on a connection of its
+// own (we forbid reuse), but a rewind must still leave the transfer consistent.
 int seek_body(void* user, curl_off_t offset, int origin) {
     auto* transfer = static_cast<SmtpTransfer*>(user);
     if (origin != SEEK_SET || offset < 0 ||
@@ -164,6 +165,16 @@ void SmtpTransport::send(std::shared_ptr<const OutboundMessage> message, Done do
     curl_easy_setopt(easy, CURLOPT_READDATA, transfer.get());
     curl_easy_setopt(easy, CURLOPT_SEEKFUNCTION, &seek_body);
     curl_easy_setopt(easy, CURLOPT_SEEKDATA, transfer.get());
+    // One connection per message, closed after it. curl 7.88 waits for the reply to the final
+    // "." inside its smtp_done step, and when that wait fails (our timeout) it leaves the
+    // connection in the multi handle's cache for the next send: the late reply to the abandoned
+    // transaction then answers the new one's MAIL FROM, every reply after it is one step late,
+    // and curl quits during DATA although the server had queued the first message. Closing
+    // only after a failure cannot be done reliably: whether a transfer fails is known only once
+    // curl has already cached its connection, and a concurrent send may pick it up before we
+    // could act. SMTP sessions are cheap to open next to the cost of a duplicate or a lost
+    // message, so correctness wins over the saved handshake.
+    curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(easy, CURLOPT_USE_SSL, use_ssl_level(options_.starttls));
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(message->timeout.count()));
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(message->timeout.count()));

@@ -27,7 +27,9 @@ struct SmtpTransportOptions {
 };
 
 // Sends OutboundMessage::mime over SMTP through libcurl on a CurlDriver thread owned by the
-// transport (connections are kept and reused between sends). The envelope is MAIL FROM:<from>
+// transport. Each message gets a connection of its own, closed (QUIT) after it: a connection is
+// never reused, so a transaction that timed out or broke off cannot leave late replies behind
+// for the next one. Sends run concurrently, one connection each. The envelope is MAIL FROM:<from>
 // and one RCPT TO per recipient (to, cc, bcc); a single refused recipient fails the whole send,
 // so a message reaches all recipients or none. The message must use CRLF and contain no line
 // that starts with '.' (mail::compose guarantees both), so curl's dot-stuffing changes nothing.

@@ -14,7 +14,7 @@ namespace herald::store {
 // Tuning shared by every store implementation.
 struct StoreOptions {
     int max_batch = 256;    // writes sharing one transaction and one commit
-    int max_queue = 10000;  // requests waiting for a store thread; beyond it: overloaded
+    int max_queue = 10000;  // inserts (and, apart, reads) waiting; beyond it: overloaded
     std::chrono::milliseconds busy_timeout{5000};  // wait for a lock held by another connection
 };
 

@@ -28,7 +28,7 @@ enum class StoreError {
     stale_lease = 1,  // the fencing token no longer matches: another owner holds the entry
     not_found,        // no such notification (or the client may not see it)
     unavailable,      // the database failed (I/O error, disk full, locked past its timeout)
-    overloaded,       // the writer's queue is full; try again later
+    overloaded,       // intake's queue is full; try again later (insert, find, ping only)
     shutting_down,    // the store is stopping and takes no new work
     already_exists,   // a notification with this id (or client and idempotency key) exists
 };
@@ -107,6 +107,11 @@ struct AttemptRecord {
 // Callers that live on an I/O thread hop back with core::await_callback.
 // One exception: work refused at once (overloaded, shutting_down) has its callback run on the
 // caller's thread before the method returns, so a callback must not take a lock its caller holds.
+//
+// Back-pressure falls on intake only: insert() (and the reads find() and ping()) may be refused
+// with overloaded when too much is waiting. The dispatcher's calls (claim_due, record_attempt,
+// release_leases) are bounded by its own concurrency and are never refused as overloaded, so a
+// burst of requests cannot make a delivery outcome go unrecorded (which would send it again).
 // Callbacks must not throw, and must not call shutdown() (it would join the calling thread).
 //
 // Writes are committed in batches (group commit); an insert's callback runs only after its

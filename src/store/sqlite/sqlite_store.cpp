@@ -32,6 +32,14 @@ public:
 
     // Calls the callback with the outcome. An exception escaping it is logged and dropped.
     virtual void complete() = 0;
+
+    // Whether the write counts against max_queue while it waits (intake does). Set on the
+    // submitting thread before the job is queued; read under the store's mutex.
+    bool bounded() const { return bounded_; }
+    void set_bounded(bool bounded) { bounded_ = bounded; }
+
+private:
+    bool bounded_ = false;
 };
 
 namespace {
@@ -135,11 +143,12 @@ SqliteStore::~SqliteStore() {
 }
 
 void SqliteStore::insert(NewNotification notification, Callback<NotificationView> done) {
-    submit_write(make_job<NotificationView>(
+    auto job = make_job<NotificationView>(
         [notification = std::move(notification)](Connection& db) {
             return insert_notification(db, notification);
         },
-        std::move(done)));
+        std::move(done));
+    submit_write(std::move(job), Admission::bounded);
 }
 
 void SqliteStore::find(std::string id, std::string client, Callback<NotificationView> done) {
@@ -151,23 +160,26 @@ void SqliteStore::find(std::string id, std::string client, Callback<Notification
 }
 
 void SqliteStore::claim_due(ClaimRequest request, Callback<std::vector<ClaimedEntry>> done) {
-    submit_write(make_job<std::vector<ClaimedEntry>>(
+    auto job = make_job<std::vector<ClaimedEntry>>(
         [request = std::move(request)](Connection& db) { return claim_due_entries(db, request); },
-        std::move(done)));
+        std::move(done));
+    submit_write(std::move(job), Admission::always);
 }
 
 void SqliteStore::record_attempt(AttemptRecord record, Callback<void> done) {
-    submit_write(make_job<void>(
+    auto job = make_job<void>(
         [record = std::move(record)](Connection& db) { return record_attempt_outcome(db, record); },
-        std::move(done)));
+        std::move(done));
+    submit_write(std::move(job), Admission::always);
 }
 
 void SqliteStore::release_leases(std::string owner, Callback<int> done) {
-    submit_write(make_job<int>(
+    auto job = make_job<int>(
         [owner = std::move(owner)](Connection& db) {
             return release_owner_leases(db, owner, core::unix_now_ms());
         },
-        std::move(done)));
+        std::move(done));
+    submit_write(std::move(job), Admission::always);
 }
 
 void SqliteStore::ping(Callback<void> done) {
@@ -197,15 +209,18 @@ StoreStats SqliteStore::stats() const {
     return StoreStats{commits_.load(), writes_run_.load(), writes_queued_.load()};
 }
 
-void SqliteStore::submit_write(std::unique_ptr<Job> job) {
+void SqliteStore::submit_write(std::unique_ptr<Job> job, Admission admission) {
+    const bool bounded = admission == Admission::bounded;
+    job->set_bounded(bounded);
     StoreError refusal{};
     {
         const std::lock_guard lock(mutex_);
         if (stopping_) {
             refusal = StoreError::shutting_down;
-        } else if (writes_.size() >= max_queue_) {
+        } else if (bounded && bounded_writes_ >= max_queue_) {
             refusal = StoreError::overloaded;
         } else {
+            bounded_writes_ += bounded ? 1 : 0;
             writes_.push_back(std::move(job));
             writes_queued_ = writes_.size();
         }
@@ -267,6 +282,9 @@ void SqliteStore::writer_main(std::promise<std::string>& ready) {
             std::move(writes_.begin(), writes_.begin() + take, std::back_inserter(batch));
             writes_.erase(writes_.begin(), writes_.begin() + take);
             writes_queued_ = writes_.size();
+            for (const auto& job : batch) {
+                bounded_writes_ -= job->bounded() ? 1 : 0;
+            }
         }
         run_batch(*db, batch);
     }

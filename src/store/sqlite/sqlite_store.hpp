@@ -30,13 +30,20 @@ struct StoreStats {
 
 // The Store on one SQLite file, with two threads of its own:
 //
-// - the writer owns the only write connection. Writes wait in a queue of at most
-//   options.max_queue; the writer takes up to options.max_batch at a time, runs them in one
+// - the writer owns the only write connection. Writes wait in one FIFO queue; the writer takes
+//   up to options.max_batch at a time, runs them in one
 //   BEGIN IMMEDIATE transaction, each inside its own savepoint (a failing write is rolled back
 //   alone), commits once (synchronous=FULL: durable when COMMIT returns), then runs all their
 //   callbacks. Many writes thus share one fsync.
 // - the reader owns a second connection for find() and ping(), so reads never wait behind a
 //   commit (WAL lets them see the last committed state).
+//
+// Bounds: options.max_queue limits intake only. An insert() finding max_queue inserts already
+// waiting is refused with overloaded; so is a find() or ping() finding max_queue reads waiting.
+// claim_due(), record_attempt() and release_leases() are the dispatcher's own work, already
+// bounded by its concurrency: they are always queued (refused only with shutting_down), take
+// none of the intake's room, and are never refused because intake filled the queue, so a
+// delivery outcome is never lost to a burst of requests.
 //
 // Every SQLite call, opening and closing included, happens on these two threads. Callbacks run
 // on them too, except that work refused at once (overloaded when a queue is full, shutting_down
@@ -73,9 +80,13 @@ private:
 
     SqliteStore(std::string path, const StoreOptions& options);
 
-    // Queues `job` for the writer (or reader); when the queue is full or the store is stopping,
-    // completes it at once on this thread with overloaded or shutting_down instead.
-    void submit_write(std::unique_ptr<Job> job);
+    // Whether a write is refused with overloaded once max_queue intake writes are waiting.
+    enum class Admission { bounded, always };
+
+    // Queues `job` for the writer (or reader); when the store is stopping, or the job is
+    // bounded and its bound is reached, completes it at once on this thread with shutting_down
+    // or overloaded instead. Reads are always bounded.
+    void submit_write(std::unique_ptr<Job> job, Admission admission);
     void submit_read(std::unique_ptr<Job> job);
 
     void writer_main(std::promise<std::string>& ready);
@@ -93,6 +104,7 @@ private:
     std::condition_variable write_ready_;
     std::condition_variable read_ready_;
     Queue writes_;
+    std::size_t bounded_writes_ = 0;  // the jobs in writes_ that count against max_queue_
     Queue reads_;
     bool stopping_ = false;
 

@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -59,6 +60,24 @@ public:
     void fail_next_claims(int count) {
         std::lock_guard lock(mutex_);
         failing_claims_ = count;
+    }
+    // The next `count` record_attempt calls fail with `error` and change nothing.
+    void fail_next_records(int count, store::StoreError error) {
+        std::lock_guard lock(mutex_);
+        failing_records_ = count;
+        record_error_ = error;
+    }
+    int record_calls() {
+        std::lock_guard lock(mutex_);
+        return record_calls_;
+    }
+    bool wait_for_record_calls(int count) {
+        std::unique_lock lock(mutex_);
+        return changed_.wait_for(lock, kLiveness, [&] { return record_calls_ >= count; });
+    }
+    int claims() {
+        std::lock_guard lock(mutex_);
+        return claims_;
     }
     bool wait_for_claims(int count) {
         std::unique_lock lock(mutex_);
@@ -118,9 +137,13 @@ public:
         boost::system::result<void> result;
         {
             std::lock_guard lock(mutex_);
+            ++record_calls_;
             Entry& entry = entries_.at(record.id);
-            if (record.lease_token != entry.claim.lease_token ||
-                entry.status != store::Status::sending) {
+            if (failing_records_ > 0) {
+                --failing_records_;
+                result = store::make_error_code(record_error_);
+            } else if (record.lease_token != entry.claim.lease_token ||
+                       entry.status != store::Status::sending) {
                 result = store::make_error_code(store::StoreError::stale_lease);
             } else {
                 entry.status = record.next_status;
@@ -171,6 +194,9 @@ private:
     int releases_ = 0;
     int claims_ = 0;
     int failing_claims_ = 0;
+    int record_calls_ = 0;
+    int failing_records_ = 0;
+    store::StoreError record_error_ = store::StoreError::unavailable;
     boost::asio::thread_pool thread_{1};
 };
 
@@ -520,6 +546,123 @@ TEST(Dispatcher, DropsTheResultWhenAnotherOwnerTookTheEntryOver) {
     EXPECT_TRUE(store.records().empty());  // the stale owner's result was refused
     EXPECT_EQ(store.entry("n-1").owner, "other-owner");
     EXPECT_EQ(store.entry("n-1").claim.lease_token, 2);
+}
+
+auto has_record_for(std::string id) {
+    return [id = std::move(id)](const std::vector<store::AttemptRecord>& records) {
+        return std::any_of(records.begin(), records.end(), [&](const store::AttemptRecord& r) {
+            return r.id == id;
+        });
+    };
+}
+
+TEST(Dispatcher, RetriesARecordTheStoreRefusedAndNeverSendsTwice) {
+    FakeStore store;
+    FakeTransport transport;
+    store.fail_next_records(3, store::StoreError::overloaded);
+    store.add("n-1", payload());
+    DispatcherOptions options = fast_options();
+    options.record_retry_base = milliseconds{1};
+    options.record_retry_max = milliseconds{2};
+    // Every reading is an hour later: each claim finds the lease of the unrecorded entry expired,
+    // as it would after a long store outage. The entry must still go out once.
+    auto now = std::make_shared<std::atomic<core::UnixMs>>(1'000'000);
+    options.clock = [now] { return now->fetch_add(3'600'000); };
+    Dispatcher dispatcher(store, transport, options);
+
+    dispatcher.start();
+    ASSERT_TRUE(store.wait_for_records(has_records(1)));
+    ASSERT_TRUE(store.wait_for_claims(store.claims() + 3));  // more chances to send it again
+    dispatcher.stop(seconds{5});
+
+    EXPECT_EQ(transport.sent().size(), 1u);
+    EXPECT_EQ(store.record_calls(), 4);
+    const auto records = store.records();
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].outcome, "sent");
+    EXPECT_EQ(records[0].next_status, store::Status::sent);
+    EXPECT_EQ(records[0].lease_token, store.entry("n-1").claim.lease_token);
+    EXPECT_EQ(store.entry("n-1").status, store::Status::sent);
+}
+
+TEST(Dispatcher, KeepsTheSlotOfAnAttemptWhoseRecordIsRetried) {
+    FakeStore store;
+    FakeTransport transport;
+    store.fail_next_records(1, store::StoreError::unavailable);
+    store.add("n-1", payload());
+    store.add("n-2", payload());
+    // How many outcomes were recorded when each send started (on the transport's one thread).
+    std::vector<std::size_t> recorded_before_send;
+    transport.answer = [&](const OutboundMessage&) {
+        recorded_before_send.push_back(store.records().size());
+        SendResult sent;
+        sent.outcome = AttemptOutcome::sent;
+        return sent;
+    };
+    DispatcherOptions options = fast_options();
+    options.concurrency = 1;
+    options.record_retry_base = milliseconds{1};
+    options.record_retry_max = milliseconds{2};
+    Dispatcher dispatcher(store, transport, options);
+
+    dispatcher.start();
+    ASSERT_TRUE(store.wait_for_records(has_record_for("n-2")));
+    ASSERT_TRUE(transport.wait_until_idle());
+    dispatcher.stop(seconds{5});
+
+    EXPECT_EQ(recorded_before_send, (std::vector<std::size_t>{0, 1}));
+    const auto records = store.records();
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records[0].id, "n-1");
+    EXPECT_EQ(records[1].id, "n-2");
+    EXPECT_EQ(store.record_calls(), 3);
+}
+
+TEST(Dispatcher, KeepsRetryingARecordThroughTheDrain) {
+    FakeStore store;
+    FakeTransport transport;
+    transport.hold = true;
+    store.fail_next_records(3, store::StoreError::unavailable);
+    store.add("n-1", payload());
+    DispatcherOptions options = fast_options();
+    options.record_retry_base = milliseconds{1};
+    options.record_retry_max = milliseconds{2};
+    Dispatcher dispatcher(store, transport, options);
+    dispatcher.start();
+    ASSERT_TRUE(transport.wait_for_held(1));
+
+    std::thread stopper([&] { dispatcher.stop(seconds{30}); });
+    transport.release();
+    stopper.join();
+
+    const auto records = store.records();
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].next_status, store::Status::sent);
+    EXPECT_EQ(store.record_calls(), 4);
+    EXPECT_EQ(store.entry("n-1").status, store::Status::sent);
+}
+
+TEST(Dispatcher, GivesUpAnUnrecordedOutcomeAfterTheDrainAndReleasesTheLease) {
+    FakeStore store;
+    FakeTransport transport;
+    store.fail_next_records(1'000'000, store::StoreError::unavailable);
+    store.add("n-1", payload());
+    DispatcherOptions options = fast_options();
+    // The next try would be an hour away: stop must not wait for it.
+    options.record_retry_base = std::chrono::hours{1};
+    options.record_retry_max = std::chrono::hours{1};
+    Dispatcher dispatcher(store, transport, options);
+    dispatcher.start();
+    ASSERT_TRUE(store.wait_for_record_calls(1));
+
+    dispatcher.stop(milliseconds{50});
+
+    EXPECT_EQ(store.record_calls(), 1);
+    EXPECT_TRUE(store.records().empty());
+    EXPECT_EQ(store.releases(), 1);
+    EXPECT_EQ(store.entry("n-1").status, store::Status::queued);  // sent again after a restart
+    EXPECT_TRUE(store.entry("n-1").owner.empty());
+    EXPECT_EQ(transport.sent().size(), 1u);
 }
 
 }  // namespace

@@ -5,14 +5,20 @@
 
 #include "delivery/retry_after.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio.hpp>
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+#include <thread>
 
 namespace herald::delivery {
 namespace {
 
+namespace asio = boost::asio;
+using asio::ip::tcp;
 using std::chrono::milliseconds;
 using testing::MockMailProcess;
 using testing::outbound;
@@ -30,10 +36,115 @@ boost::json::array calls(const MockMailProcess& mock) {
     return mock.get("/calls").as_array();
 }
 
+// A minimal HTTP/1.1 server on 127.0.0.1 (port 0) answering every request 200. The first
+// `late_answers` requests are answered only when the next request arrives on the same connection
+// (a provider slower than the client's deadline); a client that closed the connection never gets
+// the answer. Records which connection (1, 2, … in accept order) carried each request.
+class LateAnswerServer {
+public:
+    explicit LateAnswerServer(int late_answers)
+        : late_answers_(late_answers), acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+        asio::co_spawn(io_, accept_loop(), asio::detached);
+        thread_ = std::thread([this] { io_.run(); });
+    }
+    ~LateAnswerServer() {
+        io_.stop();
+        thread_.join();
+    }
+
+    std::string url() const {
+        return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + "/v1/send";
+    }
+    std::vector<int> request_connections() {
+        std::lock_guard lock(mutex_);
+        return request_connections_;
+    }
+
+private:
+    static constexpr std::string_view kAnswer =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+
+    asio::awaitable<void> accept_loop() {
+        for (int connection = 1;; ++connection) {
+            auto [error, socket] =
+                co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+            if (error) {
+                co_return;
+            }
+            asio::co_spawn(io_, serve(std::move(socket), connection), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> serve(tcp::socket socket, int connection) {
+        std::string buffer;
+        bool withheld = false;  // an answer owed to the previous request on this connection
+        for (;;) {
+            auto [error, n] = co_await asio::async_read_until(socket,
+                                                              asio::dynamic_buffer(buffer),
+                                                              "\r\n\r\n",
+                                                              asio::as_tuple(asio::use_awaitable));
+            if (error) {
+                co_return;
+            }
+            if (std::exchange(withheld, false) && !co_await answer(socket)) {
+                co_return;
+            }
+            const std::size_t length = content_length(buffer.substr(0, n));
+            buffer.erase(0, n);
+            if (buffer.size() < length) {
+                auto [body_error, m] =
+                    co_await asio::async_read(socket,
+                                              asio::dynamic_buffer(buffer),
+                                              asio::transfer_exactly(length - buffer.size()),
+                                              asio::as_tuple(asio::use_awaitable));
+                if (body_error) {
+                    co_return;
+                }
+            }
+            buffer.erase(0, length);
+            if (record(connection)) {
+                withheld = true;
+                continue;
+            }
+            if (!co_await answer(socket)) {
+                co_return;
+            }
+        }
+    }
+
+    static asio::awaitable<bool> answer(tcp::socket& socket) {
+        auto [error, n] = co_await asio::async_write(
+            socket, asio::buffer(kAnswer), asio::as_tuple(asio::use_awaitable));
+        co_return !error;
+    }
+
+    static std::size_t content_length(std::string head) {
+        std::transform(head.begin(), head.end(), head.begin(), [](unsigned char c) {
+            return static_cast<char>(std::tolower(c));
+        });
+        const auto at = head.find("\r\ncontent-length:");
+        return at == std::string::npos ? 0 : std::stoul(head.substr(at + 17));
+    }
+
+    // Records a request; true when its answer is to come late.
+    bool record(int connection) {
+        std::lock_guard lock(mutex_);
+        request_connections_.push_back(connection);
+        return static_cast<int>(request_connections_.size()) <= late_answers_;
+    }
+
+    const int late_answers_;
+    asio::io_context io_;
+    tcp::acceptor acceptor_;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::vector<int> request_connections_;
+};
+
 // A port on 127.0.0.1 that nothing listens on (bound, then closed).
 int closed_port() {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+    asio::io_context io;
+    tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
     return acceptor.local_endpoint().port();
 }
 
@@ -173,6 +284,22 @@ TEST(HttpTransport, MapsATimeoutAfterSendingToAmbiguous) {
         send_and_wait(transport, outbound(sample_message(), "n-1", milliseconds{300}));
 
     EXPECT_EQ(result.outcome, AttemptOutcome::ambiguous) << result.detail;
+}
+
+TEST(HttpTransport, OpensANewConnectionAfterAnAttemptThatTimedOut) {
+    LateAnswerServer server(1);
+    HttpTransportOptions options;
+    options.url = server.url();
+    HttpTransport transport(options);
+
+    // The provider answers the first request only after the attempt's deadline.
+    const SendResult first =
+        send_and_wait(transport, outbound(sample_message(), "n-1", milliseconds{300}));
+    const SendResult second = send_and_wait(transport, outbound(sample_message(), "n-1"));
+
+    EXPECT_EQ(first.outcome, AttemptOutcome::ambiguous) << first.detail;
+    EXPECT_EQ(second.outcome, AttemptOutcome::sent) << second.detail;
+    EXPECT_EQ(server.request_connections(), (std::vector<int>{1, 2}));
 }
 
 TEST(HttpTransport, MapsARefusedConnectionToTransient) {

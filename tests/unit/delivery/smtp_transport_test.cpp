@@ -7,12 +7,14 @@
 
 #include <mutex>
 #include <thread>
+#include <utility>
 
 namespace herald::delivery {
 namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+using std::chrono::milliseconds;
 using testing::outbound;
 using testing::sample_message;
 using testing::send_and_wait;
@@ -23,6 +25,10 @@ struct SmtpScript {
     std::string data_reply = "354 go ahead";
     std::string end_reply = "250 queued";
     bool drop_after_data = false;  // read the whole message, then close without a reply
+    // The first this many end-of-data replies are withheld: the server answers the final "."
+    // only when the client's next command arrives on that connection (a server slower than the
+    // client's deadline). A client that closed the connection never gets it.
+    int late_end_replies = 0;
 };
 
 // Everything the fake server saw.
@@ -33,6 +39,7 @@ struct SmtpSession {
     std::vector<std::string> rcpt_to;
     std::string data;  // the message as received, before the end-of-data line
     int data_commands = 0;
+    int connection = 0;  // which TCP connection carried it (1, 2, … in accept order)
 };
 
 // A minimal SMTP server on 127.0.0.1 (port 0), run by its own thread with Asio coroutines. It
@@ -69,15 +76,16 @@ private:
             if (error) {
                 co_return;
             }
+            int connection = 0;
             {
                 std::lock_guard lock(mutex_);
-                ++connections_;
+                connection = ++connections_;
             }
-            asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
+            asio::co_spawn(io_, serve(std::move(socket), connection), asio::detached);
         }
     }
 
-    asio::awaitable<void> serve(tcp::socket socket) {
+    asio::awaitable<void> serve(tcp::socket socket, int connection) {
         std::string buffer;
         auto reply = [&](std::string line) -> asio::awaitable<bool> {
             line += "\r\n";
@@ -99,6 +107,8 @@ private:
         };
 
         SmtpSession session;
+        session.connection = connection;
+        std::string withheld;  // a late end-of-data reply, sent before answering the next command
         if (!co_await reply("220 fake.example ESMTP")) {
             co_return;
         }
@@ -108,6 +118,9 @@ private:
                 co_return;
             }
             line.resize(line.size() - 2);
+            if (!withheld.empty()) {
+                co_await reply(std::exchange(withheld, {}));
+            }
             const std::string verb = line.substr(0, 4);
             if (verb == "EHLO" || verb == "HELO") {
                 session.ehlo = line.substr(5);
@@ -117,6 +130,7 @@ private:
                 const std::string ehlo = session.ehlo;
                 session = SmtpSession{};  // a new transaction on the same connection
                 session.ehlo = ehlo;
+                session.connection = connection;
                 session.mail_from = line.substr(10, line.find(' ', 10) - 10);  // no SIZE=
                 session.mail_parameters = line.substr(10 + session.mail_from.size());
                 co_await reply("250 ok");
@@ -135,6 +149,10 @@ private:
                 if (script_.drop_after_data) {
                     co_return;
                 }
+                if (take_late_end_reply()) {
+                    withheld = script_.end_reply;
+                    continue;
+                }
                 co_await reply(script_.end_reply);
             } else if (verb == "RSET" || verb == "NOOP") {
                 co_await reply("250 ok");
@@ -145,6 +163,15 @@ private:
                 co_await reply("500 unknown command");
             }
         }
+    }
+
+    bool take_late_end_reply() {
+        std::lock_guard lock(mutex_);
+        if (late_end_replies_ >= script_.late_end_replies) {
+            return false;
+        }
+        ++late_end_replies_;
+        return true;
     }
 
     void record(const SmtpSession& session) {
@@ -159,6 +186,7 @@ private:
     std::mutex mutex_;
     std::vector<SmtpSession> sessions_;
     int connections_ = 0;
+    int late_end_replies_ = 0;
 };
 
 SmtpTransportOptions options_for(const FakeSmtpServer& server) {
@@ -190,15 +218,38 @@ TEST(SmtpTransport, SendsTheEnvelopeAndTheExactBytes) {
     EXPECT_EQ(sessions[0].data, message->mime);
 }
 
-TEST(SmtpTransport, ReusesTheConnectionForTheNextMessage) {
+TEST(SmtpTransport, OpensAConnectionOfItsOwnForEachMessage) {
     FakeSmtpServer server({});
     SmtpTransport transport(options_for(server));
 
     EXPECT_EQ(send_and_wait(transport, outbound(sample_message())).outcome, AttemptOutcome::sent);
     EXPECT_EQ(send_and_wait(transport, outbound(sample_message())).outcome, AttemptOutcome::sent);
 
-    EXPECT_EQ(server.sessions().size(), 2u);
-    EXPECT_EQ(server.connections(), 1);
+    const auto sessions = server.sessions();
+    ASSERT_EQ(sessions.size(), 2u);
+    EXPECT_EQ(sessions[0].connection, 1);
+    EXPECT_EQ(sessions[1].connection, 2);
+    EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(SmtpTransport, OpensANewConnectionAfterAnAttemptThatTimedOut) {
+    FakeSmtpServer server({.late_end_replies = 1});
+    SmtpTransport transport(options_for(server));
+
+    // The server answers the final "." only after the attempt's deadline.
+    const SendResult first =
+        send_and_wait(transport, outbound(sample_message(), "n-1", milliseconds{300}));
+    const SendResult second = send_and_wait(transport, outbound(sample_message(), "n-1"));
+
+    EXPECT_EQ(first.outcome, AttemptOutcome::ambiguous) << first.detail;
+    EXPECT_EQ(second.outcome, AttemptOutcome::sent) << second.detail;
+    EXPECT_EQ(second.status_code, 250);
+    EXPECT_EQ(server.connections(), 2);
+    const auto sessions = server.sessions();
+    ASSERT_EQ(sessions.size(), 2u);
+    EXPECT_EQ(sessions[0].connection, 1);
+    EXPECT_EQ(sessions[1].connection, 2);
+    EXPECT_EQ(sessions[1].data_commands, 1);
 }
 
 TEST(SmtpTransport, MapsARefusedRecipientToPermanentAndSendsNothing) {

@@ -362,7 +362,7 @@ TEST_F(SqliteStoreTest, PingSucceeds) {
     EXPECT_TRUE(done.get());
 }
 
-TEST_F(SqliteStoreTest, FullQueueRefusesAtOnceWithOverloaded) {
+TEST_F(SqliteStoreTest, FullQueueRefusesInsertsAtOnceWithOverloaded) {
     store_.reset();
     store_ = open_store({.max_batch = 256, .max_queue = 2, .busy_timeout = kLiveness});
     ASSERT_NE(store_, nullptr);
@@ -385,6 +385,60 @@ TEST_F(SqliteStoreTest, FullQueueRefusesAtOnceWithOverloaded) {
     EXPECT_TRUE(stuck.get());
     EXPECT_TRUE(first.get());
     EXPECT_TRUE(second.get());
+    EXPECT_EQ(find("refused").error(), StoreError::not_found);
+}
+
+TEST_F(SqliteStoreTest, DispatcherWritesAreQueuedWhileInsertsAreRefused) {
+    store_.reset();
+    store_ = open_store({.max_batch = 256, .max_queue = 2, .busy_timeout = kLiveness});
+    ASSERT_NE(store_, nullptr);
+    ASSERT_TRUE(insert(notification("leased")));
+    const auto leased = claim("a", 1000);
+    ASSERT_EQ(leased.size(), 1u);
+
+    WriteLock lock(db_path());
+    Pending<NotificationView> stuck;
+    store_->insert(notification("stuck"), stuck.callback());
+    wait_until_writer_took_everything();  // the writer now waits for the lock
+
+    // The dispatcher's writes are queued and take none of the intake's room.
+    Pending<void> recorded;
+    Pending<std::vector<ClaimedEntry>> claimed;
+    store_->record_attempt(outcome(leased[0], Status::sent), recorded.callback());
+    store_->claim_due({"a", 1000, 10, 60000}, claimed.callback());
+    Pending<NotificationView> first;
+    Pending<NotificationView> second;
+    Pending<NotificationView> refused;
+    store_->insert(notification("first"), first.callback());
+    store_->insert(notification("second"), second.callback());
+    store_->insert(notification("refused"), refused.callback());
+    // Intake is full now, and the dispatcher's writes are still taken.
+    Pending<void> recorded_again;
+    Pending<int> released;
+    store_->record_attempt(outcome(leased[0], Status::sent), recorded_again.callback());
+    store_->release_leases("a", released.callback());
+
+    ASSERT_TRUE(refused.ready());
+    EXPECT_EQ(refused.get().error(), StoreError::overloaded);
+    EXPECT_FALSE(recorded.ready());
+    EXPECT_FALSE(claimed.ready());
+    EXPECT_FALSE(recorded_again.ready());
+    EXPECT_FALSE(released.ready());
+    EXPECT_EQ(store_->stats().queued_writes, 6u);
+
+    lock.release();
+    EXPECT_TRUE(stuck.get());
+    const auto recorded_outcome = recorded.get();
+    EXPECT_TRUE(recorded_outcome) << recorded_outcome.error().message();
+    const auto claimed_outcome = claimed.get();
+    ASSERT_TRUE(claimed_outcome) << claimed_outcome.error().message();
+    EXPECT_EQ(claimed_outcome->size(), 1u);  // "stuck"; the leased one was sent
+    EXPECT_TRUE(first.get());
+    EXPECT_TRUE(second.get());
+    EXPECT_EQ(recorded_again.get().error(), StoreError::stale_lease);  // already recorded
+    EXPECT_EQ(released.get().value(), 1);
+    EXPECT_EQ(find("leased")->status, Status::sent);
+    EXPECT_EQ(find("stuck")->status, Status::queued);
     EXPECT_EQ(find("refused").error(), StoreError::not_found);
 }
 
