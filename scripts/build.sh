@@ -7,6 +7,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${HERALD_BUILD_DIR:-$top/build}
 jobs=${HERALD_BUILD_JOBS:-$(nproc)}
 export CCACHE_DIR=${CCACHE_DIR:-$top/.ccache}
+# Builds in other directories (a second checkout, a scratch build) share the cache.
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 cmake -S "$top" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 targets=()
 for target in "$@"; do targets+=(--target "$target"); done
