@@ -11,7 +11,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 apt_packages=(
     build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
     libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
-    libcurl4-openssl-dev libidn2-dev libsqlite3-dev sqlite3
+    libcurl4-openssl-dev libssl-dev libidn2-dev libsqlite3-dev sqlite3
     libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libkainjow-mustache-dev
     libgtest-dev libgmock-dev wrk python3 nodejs
 )

@@ -1,5 +1,6 @@
 #include "api/notifications.hpp"
 
+#include "api/idempotency.hpp"
 #include "core/await_callback.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
@@ -149,6 +150,15 @@ boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext c
                                          "the body must be application/json");
     }
 
+    auto key = read_idempotency_key(context.request);
+    if (!key) {
+        co_return http::problem_response(Status::bad_request,
+                                         "invalid-idempotency-key",
+                                         "Invalid Idempotency-Key",
+                                         key.error().detail,
+                                         {key.error()});
+    }
+
     boost::json::parse_options parse_options;
     parse_options.max_depth = static_cast<std::size_t>(options_.max_json_depth);
     boost::system::error_code parse_error;
@@ -196,24 +206,70 @@ boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext c
         payload["metadata"] = std::move(valid->metadata);
     }
 
+    // The response is decided now so that the store can keep it for replays byte for byte.
+    std::string accepted_body = boost::json::serialize(boost::json::object{
+        {"id", id}, {"status", "queued"}, {"created_at", core::format_rfc3339(now)}});
+
     store::NewNotification record{
         id, *client, message.message_id, boost::json::serialize(payload), now, now};
-    auto stored = co_await core::await_call<boost::system::result<store::NotificationView>>(
+    if (key->has_value() || options_.content_dedup_window.count() > 0) {
+        std::string fingerprint = request_fingerprint(*valid);
+        store::IdempotencyRecord idempotency;
+        if (key->has_value()) {
+            idempotency.kind = store::DedupKind::key;
+            idempotency.key = std::move(**key);
+            idempotency.expires_at = now + options_.idempotency_retention.count();
+        } else {
+            idempotency.kind = store::DedupKind::content;
+            idempotency.key = fingerprint;
+            idempotency.expires_at = now + options_.content_dedup_window.count();
+        }
+        idempotency.fingerprint = std::move(fingerprint);
+        idempotency.response_status = static_cast<int>(Status::accepted);
+        idempotency.response_body = accepted_body;
+        record.idempotency = std::move(idempotency);
+    }
+    const bool by_content =
+        record.idempotency && record.idempotency->kind == store::DedupKind::content;
+
+    auto stored = co_await core::await_call<boost::system::result<store::InsertOutcome>>(
         store_, &store::Store::insert, std::move(record));
     if (!stored) {
         co_return store_failure(stored.error());
     }
-    if (on_committed_) {
-        on_committed_();
-    }
 
-    Response response = http::json_response(
-        Status::accepted,
-        boost::json::object{{"id", id},
-                            {"status", store::to_string(stored->status)},
-                            {"created_at", core::format_rfc3339(stored->created_at)}});
-    response.set(Field::location, "/v1/notifications/" + id);
-    co_return response;
+    using Kind = store::InsertOutcome::Kind;
+    const std::string location = "/v1/notifications/" + stored->notification.id;
+    switch (stored->kind) {
+        case Kind::created: {
+            if (on_committed_) {
+                on_committed_();
+            }
+            Response response = http::json_response(Status::accepted, std::move(accepted_body));
+            response.set(Field::location, location);
+            co_return response;
+        }
+        case Kind::replayed: {
+            Response response = http::json_response(static_cast<Status>(stored->response_status),
+                                                    std::move(stored->response_body));
+            response.set(Field::location, location);
+            response.set("Idempotent-Replayed", "true");
+            if (by_content) {
+                response.set("Herald-Deduplicated", "content");
+            }
+            co_return response;
+        }
+        case Kind::conflict:
+            break;
+    }
+    const std::string detail =
+        "this Idempotency-Key was used for a different request (body); use a new key for a new "
+        "notification";
+    co_return http::problem_response(Status::unprocessable_entity,
+                                     "idempotency-key-reused",
+                                     "Idempotency-Key reused",
+                                     detail,
+                                     {http::FieldProblem{{}, detail, "Idempotency-Key"}});
 }
 
 boost::asio::awaitable<Response> NotificationsApi::show(http::RequestContext context) {

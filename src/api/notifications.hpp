@@ -5,6 +5,7 @@
 #include "mail/template.hpp"
 #include "store/store.hpp"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
@@ -17,11 +18,21 @@ struct ApiOptions {
     int max_json_depth = 64;
     std::map<std::string, std::string> api_keys;  // bearer key -> client; empty: no auth
     std::string message_id_domain = "herald.localhost";
+    // How long an Idempotency-Key is remembered after the request that first used it.
+    std::chrono::milliseconds idempotency_retention{std::chrono::hours(24)};
+    // For requests without a key: a request with the fingerprint of one accepted this recently
+    // (same client) gets that one's response instead of a new notification. Zero: off.
+    std::chrono::milliseconds content_dedup_window{0};
 };
 
 // The notifications endpoints:
 //   POST /v1/notifications       validate, store durably, answer 202 with the id
 //   GET  /v1/notifications/{id}  status, attempts and timestamps
+// POST honours Idempotency-Key (per client): a repeat with the same request fingerprint gets the
+// first response again with `Idempotent-Replayed: true`, one with another fingerprint gets 422.
+// The key, fingerprint and response are stored in the notification's own transaction, and
+// repeats are decided by the store in arrival order, so concurrent repeats wait for the first
+// and never create a second notification.
 // Handlers run on I/O threads; every store call goes to the store's threads and back.
 // `on_committed` runs (on an I/O thread) after each new notification is durable, to wake the
 // dispatcher; it must not block. The store, templates and callback outlive this object.

@@ -5,6 +5,7 @@
 #include "http/server.hpp"
 #include "observe/log.hpp"
 #include "store/open.hpp"
+#include "store/sweeper.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -163,6 +164,8 @@ api::ApiOptions api_options(const config::Settings& s, const std::string& hostna
     options.limits.max_headers = s.limits.max_headers;
     options.max_json_depth = s.limits.max_json_depth;
     options.api_keys = s.auth.api_keys;
+    options.idempotency_retention = s.idempotency.retention;
+    options.content_dedup_window = s.idempotency.content_window;
     options.message_id_domain =
         s.delivery.message_id_domain.empty() ? hostname : s.delivery.message_id_domain;
     return options;
@@ -295,6 +298,8 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     } else {
         dispatcher.start();
     }
+    store::IdempotencySweeper sweeper(*store, settings.idempotency.sweep_interval);
+    sweeper.start();
     pool.start();
     observe::info("listening",
                   {{"address", bound->address().to_string()},
@@ -311,6 +316,7 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     transport->stop();
     pool.stop();
     pool.join();
+    sweeper.stop();
     store->shutdown();
     observe::info("stopped", {{"requests_abandoned", !idle}});
     observe::shutdown_logging();

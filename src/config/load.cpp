@@ -205,6 +205,9 @@ const std::vector<Field>& fields() {
         f.push_back(text_field("smtp.helo", [](Settings& s) -> auto& { return s.delivery.smtp.helo; }));
         f.push_back(text_field("http.token", [](Settings& s) -> auto& { return s.delivery.http.token; }, true));
         f.push_back(bool_field("http.verify_tls", [](Settings& s) -> auto& { return s.delivery.http.verify_tls; }));
+        f.push_back(millis_field("idempotency.retention_ms", [](Settings& s) -> auto& { return s.idempotency.retention; }, 1000, 2592000000));
+        f.push_back(millis_field("idempotency.content_window_ms", [](Settings& s) -> auto& { return s.idempotency.content_window; }, 0, 86400000));
+        f.push_back(millis_field("idempotency.sweep_interval_ms", [](Settings& s) -> auto& { return s.idempotency.sweep_interval; }, 1000, 86400000));
         f.push_back(api_keys_field());
         f.push_back(choice_field("log.level", [](Settings& s) -> auto& { return s.log.level; }, {"debug", "info", "warn", "error"}));
         f.push_back(text_field("templates.dir", [](Settings& s) -> auto& { return s.templates_dir; }));

@@ -67,6 +67,12 @@ struct DeliverySettings {
     HttpTransportSettings http;
 };
 
+struct IdempotencySettings {
+    std::chrono::milliseconds retention{86400000};  // how long an Idempotency-Key is remembered
+    std::chrono::milliseconds content_window{0};    // dedup by content without a key; 0: off
+    std::chrono::milliseconds sweep_interval{60000};  // how often expired keys are deleted
+};
+
 struct AuthSettings {
     std::map<std::string, std::string> api_keys;  // secret key -> client name; empty: auth off
 };
@@ -80,6 +86,7 @@ struct Settings {
     LimitSettings limits;
     StoreSettings store;
     DeliverySettings delivery;
+    IdempotencySettings idempotency;
     AuthSettings auth;
     LogSettings log;
     std::string templates_dir;  // named templates: DIR/NAME/{subject,text,html}.mustache

@@ -5,9 +5,13 @@
 namespace herald::http {
 
 Response json_response(Status status, const boost::json::value& body) {
+    return json_response(status, boost::json::serialize(body));
+}
+
+Response json_response(Status status, std::string body) {
     Response response{status, 11};
     response.set(beast_http::field::content_type, "application/json");
-    response.body() = boost::json::serialize(body);
+    response.body() = std::move(body);
     response.prepare_payload();
     return response;
 }
@@ -27,7 +31,11 @@ Response problem_response(Status status,
     if (!errors.empty()) {
         boost::json::array list;
         for (const auto& e : errors) {
-            list.push_back(boost::json::object{{"pointer", e.pointer}, {"detail", e.detail}});
+            if (e.pointer.empty() && !e.header.empty()) {
+                list.push_back(boost::json::object{{"header", e.header}, {"detail", e.detail}});
+            } else {
+                list.push_back(boost::json::object{{"pointer", e.pointer}, {"detail", e.detail}});
+            }
         }
         body["errors"] = std::move(list);
     }

@@ -35,8 +35,27 @@ enum class StoreError {
 const boost::system::error_category& store_category();
 boost::system::error_code make_error_code(StoreError e);
 
-// What intake hands the store: the notification and its outbox entry, written in one
-// transaction. `payload` is opaque to the store (herald's canonical JSON of the message).
+// How a request claims to be the same as an earlier one.
+enum class DedupKind {
+    key,      // the client's Idempotency-Key
+    content,  // no key: the request's fingerprint itself, inside a short window
+};
+
+// The idempotency record written with a notification: the (client, kind, key) it answers for,
+// the fingerprint of the request that created it, and the response intake gave, which a later
+// request with the same key and fingerprint receives again until `expires_at`.
+struct IdempotencyRecord {
+    DedupKind kind = DedupKind::key;
+    std::string key;
+    std::string fingerprint;
+    UnixMs expires_at = 0;
+    int response_status = 0;
+    std::string response_body;
+};
+
+// What intake hands the store: the notification and its outbox entry (and its idempotency
+// record, if any), written in one transaction. `payload` is opaque to the store (herald's
+// canonical JSON of the message).
 struct NewNotification {
     std::string id;
     std::string client;  // the API client that owns it; "" when authentication is off
@@ -44,6 +63,7 @@ struct NewNotification {
     std::string payload;
     UnixMs created_at = 0;
     UnixMs due_at = 0;
+    std::optional<IdempotencyRecord> idempotency;
 };
 
 struct AttemptView {
@@ -66,6 +86,18 @@ struct NotificationView {
     std::optional<UnixMs> next_attempt_at;
     std::string last_error;
     std::vector<AttemptView> attempt_log;  // filled by find(), oldest first; empty after insert
+};
+
+// What insert() did. `created`: the notification was stored. `replayed`: an unexpired record
+// with the same (client, kind, key) and fingerprint exists; nothing was stored, `notification`
+// is the existing one and `response_*` the response first given for it. `conflict`: the key is
+// held by a request with another fingerprint; nothing was stored, `notification` names the holder.
+struct InsertOutcome {
+    enum class Kind { created, replayed, conflict };
+    Kind kind = Kind::created;
+    NotificationView notification;
+    int response_status = 0;
+    std::string response_body;
 };
 
 // A claim of due outbox entries by one dispatcher, leased until `now + lease_ms`.
@@ -123,8 +155,11 @@ public:
 
     virtual ~Store() = default;
 
-    // Creates the notification and its outbox entry in one transaction.
-    virtual void insert(NewNotification notification, Callback<NotificationView> done) = 0;
+    // Creates the notification and its outbox entry in one transaction, unless its idempotency
+    // record's key is already held (see InsertOutcome). Requests with one key are decided in
+    // the order they reach the store; a later one is answered only once the first is durable.
+    // An expired record counts as absent and is replaced.
+    virtual void insert(NewNotification notification, Callback<InsertOutcome> done) = 0;
 
     // Reads one notification with its attempts. `client` limits the lookup to that client's
     // notifications unless it is empty. An unknown id gives not_found.
@@ -141,6 +176,11 @@ public:
     // Gives back every lease `owner` holds without recording an attempt: those entries become
     // due at once for whoever claims next. Used at shutdown.
     virtual void release_leases(std::string owner, Callback<int> done) = 0;
+
+    // Deletes up to `limit` idempotency records that expired at or before `now`, and reports
+    // how many it deleted (fewer than `limit`: none expired remain). Never refused as
+    // overloaded; each call is one short transaction, so sweeping never holds intake back long.
+    virtual void sweep_idempotency(UnixMs now, int limit, Callback<int> done) = 0;
 
     // Succeeds when the database answers a trivial query.
     virtual void ping(Callback<void> done) = 0;

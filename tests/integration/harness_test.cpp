@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fstream>
+#include <map>
 #include <netinet/in.h>
 #include <signal.h>
 #include <string>
@@ -338,6 +339,32 @@ TEST_F(HarnessTest, MockmailRecordsEachSendWithItsIdempotencyKey) {
     EXPECT_EQ(string_at(calls[0], "subject"), "Grüße");
     mockmail.clear();
     EXPECT_TRUE(mockmail.calls().empty());
+}
+
+TEST_F(HarnessTest, MockmailHoldsOnlyTheFirstSendsAndCountsCallsPerKey) {
+    MockmailOptions options;
+    options.latency_ms = 600000;
+    options.latency_count = 1;
+    auto& mockmail = start_mockmail(options);
+    HttpClient client{mockmail.base_url()};
+    const std::string body = R"({"from":"noreply@example.com","to":["a@example.com"],"text":"x"})";
+    HttpRequest held;
+    held.method = "POST";
+    held.target = "/v1/send";
+    held.headers = {{"Content-Type", "application/json"}, {"Idempotency-Key", "key-a"}};
+    held.body = body;
+    held.timeout = 300ms;  // the mock holds this one for ten minutes
+    EXPECT_EQ(client.send(held).status, 0);
+
+    HttpClient fresh{mockmail.base_url()};
+    EXPECT_EQ(fresh.post_json("/v1/send", body, {{"Idempotency-Key", "key-a"}}).status, 200);
+    EXPECT_EQ(fresh.post_json("/v1/send", body, {{"Idempotency-Key", "key-b"}}).status, 200);
+    const auto counts = mockmail.key_counts();
+    EXPECT_EQ(counts, (std::map<std::string, std::int64_t>{{"key-a", 2}, {"key-b", 1}}));
+    const auto stats = mockmail.stats();
+    EXPECT_EQ(int_at(stats, "calls", -1), 3);
+    EXPECT_EQ(int_at(stats, "distinct_keys", -1), 2);
+    EXPECT_EQ(int_at(stats, "repeated_calls", -1), 1);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ struct HeraldOptions {
     // HERALD_SMTP_STARTTLS=off (the test SMTP server speaks plain SMTP only).
     std::string transport;
     std::string config_toml;  // when set: written to DIR/herald.toml and passed with --config
+    std::filesystem::path store_path;        // the SQLite file; empty: DIR/herald.db
     std::map<std::string, std::string> env;  // extra environment (HERALD_… settings)
     std::vector<std::string> extra_args;
     std::uint16_t port = 0;  // 0: a free port
@@ -31,10 +32,11 @@ struct HeraldOptions {
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 // The real herald binary: `herald serve --listen 127.0.0.1:PORT --store sqlite:DIR/herald.db
-// --transport …` with cwd DIR and HERALD_LOG_LEVEL=debug, its output appended to DIR/herald.out
-// and DIR/herald.err across restarts. start() returns once GET /healthz answers 200 and throws
-// std::runtime_error with the logs when it does not. The destructor SIGKILLs a running herald.
-// Restarting keeps DIR, so the store survives. Every call blocks; not thread-safe.
+// --transport …` (or the store at options.store_path) with cwd DIR and HERALD_LOG_LEVEL=debug,
+// its output appended to DIR/herald.out and DIR/herald.err across restarts. start() returns once
+// GET /healthz answers 200 and throws std::runtime_error with the logs when it does not. The
+// destructor SIGKILLs a running herald. Restarting keeps DIR, so the store survives. Every call
+// blocks; not thread-safe.
 class HeraldPeer {
 public:
     HeraldPeer(std::filesystem::path dir, HeraldOptions options);
@@ -52,7 +54,9 @@ public:
     std::uint16_t port() const { return port_; }
     std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
     const std::filesystem::path& dir() const { return dir_; }
-    std::filesystem::path store_path() const { return dir_ / "herald.db"; }
+    std::filesystem::path store_path() const {
+        return options_.store_path.empty() ? dir_ / "herald.db" : options_.store_path;
+    }
     std::filesystem::path maildir() const { return dir_ / "mail"; }
     HeraldOptions& options() { return options_; }
 

@@ -31,6 +31,7 @@ MockmailPeer::MockmailPeer(const std::filesystem::path& work_dir, MockmailOption
             }
         };
         add("--latency-ms", options.latency_ms);
+        add("--latency-count", options.latency_count);
         add("--fail-status", options.fail_status);
         add("--fail-count", options.fail_count);
         add("--drop-count", options.drop_count);
@@ -85,6 +86,20 @@ boost::json::value MockmailPeer::stats() {
         throw std::runtime_error("mockmail GET /stats: " + response.describe());
     }
     return std::move(*json);
+}
+
+std::map<std::string, std::int64_t> MockmailPeer::key_counts() {
+    HttpClient client{base_url()};
+    const auto response = client.get("/keys");
+    auto json = response.json();
+    if (response.status != 200 || !json || !json->is_object()) {
+        throw std::runtime_error("mockmail GET /keys: " + response.describe());
+    }
+    std::map<std::string, std::int64_t> counts;
+    for (const auto& [key, count] : json->as_object()) {
+        counts[std::string{key}] = count.is_number() ? count.to_number<std::int64_t>() : 0;
+    }
+    return counts;
 }
 
 void MockmailPeer::clear() {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -16,7 +17,8 @@ struct MockmailOptions {
     std::filesystem::path binary;  // the herald-mockmail executable
     std::uint16_t port = 0;        // 0: a free port (retried on a start-up collision)
     std::optional<int> latency_ms;
-    std::optional<int> fail_status;  // with fail_count: answer this status to the first N sends
+    std::optional<int> latency_count;  // only the first N sends wait latency_ms (default: all)
+    std::optional<int> fail_status;    // with fail_count: answer this status to the first N sends
     std::optional<int> fail_count;
     std::optional<int> drop_count;  // read the first N sends, then close without answering
 };
@@ -24,7 +26,8 @@ struct MockmailOptions {
 // herald's mock email API, run as a real process on 127.0.0.1. The constructor starts it and
 // returns once it listens (throws std::runtime_error with its output otherwise); the destructor
 // kills it. calls() is GET /calls: records {seq, received_at_ms, idempotency_key, traceparent,
-// message_id, subject, from, to, id, body}. Every call blocks; not thread-safe.
+// message_id, subject, from, to, id, body}; key_counts() is GET /keys, the calls per
+// Idempotency-Key. Every call blocks; not thread-safe.
 class MockmailPeer {
 public:
     MockmailPeer(const std::filesystem::path& work_dir, MockmailOptions options);
@@ -38,7 +41,8 @@ public:
 
     boost::json::array calls();  // throws std::runtime_error when it does not answer
     boost::json::value stats();
-    void clear();  // DELETE /calls
+    std::map<std::string, std::int64_t> key_counts();  // throws like calls()
+    void clear();                                      // DELETE /calls
 
     bool running() { return process_.running(); }
     void stop() { process_.kill_and_wait(); }

@@ -65,6 +65,8 @@ SmtpRecorder::~SmtpRecorder() {
     acceptor_.join();
     {
         std::lock_guard lock{mutex_};
+        released_ = true;  // a session waiting to answer must not block the join below
+        released_changed_.notify_all();
         for (int fd : open_fds_) {
             ::shutdown(fd, SHUT_RDWR);
         }
@@ -108,6 +110,12 @@ std::vector<std::string> SmtpRecorder::payloads() const {
 void SmtpRecorder::clear() {
     std::lock_guard lock{mutex_};
     first_ = events_.size();
+}
+
+void SmtpRecorder::release_replies() {
+    std::lock_guard lock{mutex_};
+    released_ = true;
+    released_changed_.notify_all();
 }
 
 void SmtpRecorder::accept_loop() {
@@ -157,6 +165,10 @@ void SmtpRecorder::serve(int fd, std::size_t index) {
                 record(true, buffer.substr(0, payload_length));
                 buffer.erase(0, end);
                 in_data = false;
+                if (options_.hold_data_replies) {
+                    std::unique_lock lock{mutex_};
+                    released_changed_.wait(lock, [this] { return released_; });
+                }
                 open = send_text(fd, "250 2.0.0 recorded\r\n");
                 continue;
             }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -11,6 +12,9 @@ namespace herald::test {
 
 struct SmtpRecorderOptions {
     bool smtputf8 = false;  // advertise SMTPUTF8 in the EHLO reply
+    // Record each message when its final "." arrives but hold the 250 that answers it until
+    // release_replies(): the message is at the peer while its sender still waits for the outcome.
+    bool hold_data_replies = false;
 };
 
 // One thing a client sent, in arrival order.
@@ -26,9 +30,10 @@ struct SmtpEvent {
 // records the exact bytes of every command and DATA payload, so tests can check the wire that
 // maildev hides (it dot-unstuffs DATA and shows IDN domains decoded). Replies: 220 greeting,
 // EHLO (8BITMIME, PIPELINING, optionally SMTPUTF8), 250 to HELO/MAIL/RCPT/RSET/NOOP, 354 to
-// DATA, 250 after the terminator, 221 to QUIT, 502 to anything else. One thread per
-// connection; sessions() may be called from any thread. The destructor closes every socket
-// and joins the threads. Throws std::runtime_error when it cannot listen.
+// DATA, 250 after the terminator (held until release_replies() with hold_data_replies), 221 to
+// QUIT, 502 to anything else. One thread per connection; sessions() and release_replies() may be
+// called from any thread. The destructor closes every socket and joins the threads. Throws
+// std::runtime_error when it cannot listen.
 class SmtpRecorder {
 public:
     explicit SmtpRecorder(SmtpRecorderOptions options = {});
@@ -43,6 +48,8 @@ public:
     std::vector<std::string> commands() const;
     std::vector<std::string> payloads() const;
     void clear();
+    // Sends the held 250s, and from now on answers every message at once.
+    void release_replies();
 
 private:
     void accept_loop();
@@ -56,6 +63,8 @@ private:
     std::vector<SmtpEvent> events_;
     std::size_t first_ = 0;  // events before this index were cleared
     std::size_t connections_ = 0;
+    std::condition_variable released_changed_;
+    bool released_ = false;  // held replies may go (release_replies() or the destructor)
     std::vector<int> open_fds_;
     std::vector<std::thread> threads_;
     std::thread acceptor_;

@@ -1,6 +1,6 @@
 #include "call_log.hpp"
 
-#include <set>
+#include <map>
 
 namespace herald::mockmail {
 namespace {
@@ -10,6 +10,16 @@ boost::json::value text_or_null(const std::string& text) {
         return nullptr;
     }
     return boost::json::value(text);
+}
+
+std::map<std::string, std::uint64_t> count_keys(const std::vector<Call>& calls) {
+    std::map<std::string, std::uint64_t> counts;
+    for (const Call& call : calls) {
+        if (!call.idempotency_key.empty()) {
+            ++counts[call.idempotency_key];
+        }
+    }
+    return counts;
 }
 
 }  // namespace
@@ -46,13 +56,21 @@ boost::json::array CallLog::to_json() const {
 }
 
 boost::json::object CallLog::stats() const {
-    std::set<std::string> keys;
-    for (const Call& call : calls_) {
-        if (!call.idempotency_key.empty()) {
-            keys.insert(call.idempotency_key);
-        }
+    const auto counts = count_keys(calls_);
+    std::uint64_t repeated = 0;
+    for (const auto& [key, count] : counts) {
+        repeated += count - 1;
     }
-    return {{"calls", calls_.size()}, {"distinct_keys", keys.size()}};
+    return {
+        {"calls", calls_.size()}, {"distinct_keys", counts.size()}, {"repeated_calls", repeated}};
+}
+
+boost::json::object CallLog::key_counts() const {
+    boost::json::object out;
+    for (const auto& [key, count] : count_keys(calls_)) {
+        out[key] = count;
+    }
+    return out;
 }
 
 }  // namespace herald::mockmail

@@ -34,7 +34,11 @@ public:
     void reset();
 
     boost::json::array to_json() const;
-    boost::json::object stats() const;  // {"calls":N,"distinct_keys":M}
+    // {"calls":N,"distinct_keys":M,"repeated_calls":R}: R counts the calls whose key an earlier
+    // call already carried (what a deduplicating provider would have swallowed).
+    boost::json::object stats() const;
+    // {"KEY":N,…}: how many calls carried each Idempotency-Key (calls without one are left out).
+    boost::json::object key_counts() const;
 
     std::uint64_t next_seq() const { return calls_.size() + 1; }
 

@@ -8,7 +8,8 @@ namespace herald::mockmail {
 
 // The misbehaviour configured on the command line.
 struct FaultOptions {
-    std::chrono::milliseconds latency{0};  // added before every answer to a send
+    std::chrono::milliseconds latency{0};  // added before the answer to a send
+    int latency_count = -1;                // how many of the first sends wait `latency`; -1: all
     int fail_status = 503;                 // the status of a failed send
     int fail_count = 0;                    // how many sends fail (after the drops)
     std::string retry_after;               // Retry-After on failed sends; "" for none
@@ -23,8 +24,8 @@ struct Decision {
 };
 
 // Decides, send by send, what the mock does: the first drop_count sends are dropped, the next
-// fail_count fail with fail_status, the rest are accepted; all wait `latency` first. New kinds of
-// fault (rate limits, outages, …) belong here.
+// fail_count fail with fail_status, the rest are accepted; the first latency_count (all, when it
+// is negative) wait `latency` first. New kinds of fault (rate limits, outages, …) belong here.
 class FaultPlan {
 public:
     explicit FaultPlan(FaultOptions options) : options_(std::move(options)) {}

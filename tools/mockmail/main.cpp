@@ -39,7 +39,11 @@ int main(int argc, char** argv) {
     int latency_ms = 0;
     herald::mockmail::FaultOptions faults;
     app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)");
-    app.add_option("--latency-ms", latency_ms, "delay before answering each send")
+    app.add_option("--latency-ms", latency_ms, "delay before answering a send")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--latency-count",
+                   faults.latency_count,
+                   "delay only this many of the first sends (default: every send)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--fail-status", faults.fail_status, "status of the failed sends")
         ->check(CLI::Range(100, 599));

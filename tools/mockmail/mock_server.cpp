@@ -149,6 +149,9 @@ asio::awaitable<std::optional<Response>> MockServer::handle(Request request,
     if (method == http::verb::get && target == "/stats") {
         co_return json_response(request, http::status::ok, log_.stats());
     }
+    if (method == http::verb::get && target == "/keys") {
+        co_return json_response(request, http::status::ok, log_.key_counts());
+    }
     if (method == http::verb::delete_ && target == "/calls") {
         log_.reset();
         plan_.reset();

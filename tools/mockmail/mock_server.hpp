@@ -23,7 +23,8 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 //                  (the connection is closed after the request was read). 400 for a body that
 //                  is not JSON (still recorded).
 //   GET /calls     every recorded send, oldest first (see Call)
-//   GET /stats     {"calls":N,"distinct_keys":M}
+//   GET /stats     {"calls":N,"distinct_keys":M,"repeated_calls":R} (see CallLog::stats)
+//   GET /keys      {"KEY":N,…}: calls per Idempotency-Key
 //   DELETE /calls  forgets the calls and restarts the fault plan
 //
 // Runs on the io_context it is given; all state is touched from that one thread. Latency is an

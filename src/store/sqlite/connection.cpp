@@ -142,8 +142,18 @@ std::int64_t Connection::changes() const {
     return sqlite3_changes64(handle_);
 }
 
+std::int64_t Connection::total_changes() const {
+    return sqlite3_total_changes64(handle_);
+}
+
 std::string Connection::error_message() const {
     return sqlite3_errmsg(handle_);
+}
+
+bool Connection::file_moved() const {
+    int moved = 0;
+    const int rc = sqlite3_file_control(handle_, "main", SQLITE_FCNTL_HAS_MOVED, &moved);
+    return rc == SQLITE_OK && moved != 0;
 }
 
 bool is_duplicate(int rc) {

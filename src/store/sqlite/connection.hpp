@@ -73,8 +73,17 @@ public:
     // Rows changed by the most recent INSERT, UPDATE or DELETE.
     std::int64_t changes() const;
 
+    // Rows changed by every INSERT, UPDATE or DELETE since the connection opened (rolled back
+    // ones included).
+    std::int64_t total_changes() const;
+
     // SQLite's text for the most recent error on this connection.
     std::string error_message() const;
+
+    // True when the database file this connection opened is no longer at its path (deleted,
+    // renamed, or replaced by another file). SQLite keeps writing to the open file regardless,
+    // so a write committed after that would be lost at the next start. Costs one stat().
+    bool file_moved() const;
 
 private:
     explicit Connection(sqlite3* handle);

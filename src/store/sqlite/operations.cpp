@@ -66,8 +66,78 @@ boost::system::error_code report_failure(Connection& db, int rc, std::string_vie
     return StoreError::unavailable;
 }
 
-boost::system::result<NotificationView> insert_notification(Connection& db,
-                                                            const NewNotification& notification) {
+namespace {
+
+std::string_view kind_name(DedupKind kind) {
+    return kind == DedupKind::content ? "content" : "key";
+}
+
+// Looks up the unexpired idempotency record for `notification` inside the writer's transaction.
+// Deletes an expired one so that the insert can take its key. Returns the outcome to report when
+// the key is held, nullopt when the notification should be stored.
+boost::system::result<std::optional<InsertOutcome>> check_idempotency(
+    Connection& db, const NewNotification& notification) {
+    const IdempotencyRecord& record = *notification.idempotency;
+    std::string fingerprint;
+    std::string holder;
+    InsertOutcome outcome;
+    {
+        auto held = db.query(
+            "SELECT fingerprint, notification_id, response_status, response_body, expires_at "
+            "FROM idempotency_keys WHERE client = ?1 AND kind = ?2 AND key = ?3");
+        held.bind(1, notification.client).bind(2, kind_name(record.kind)).bind(3, record.key);
+        const int rc = held.step();
+        if (rc == SQLITE_DONE) {
+            return std::optional<InsertOutcome>{};
+        }
+        if (rc != SQLITE_ROW) {
+            return report_failure(db, rc, "insert");
+        }
+        if (held.int64(4) <= notification.created_at) {
+            auto expired = db.query(
+                "DELETE FROM idempotency_keys WHERE client = ?1 AND kind = ?2 AND key = ?3");
+            expired.bind(1, notification.client)
+                .bind(2, kind_name(record.kind))
+                .bind(3, record.key);
+            if (const int drc = expired.run(); drc != SQLITE_DONE) {
+                return report_failure(db, drc, "insert");
+            }
+            return std::optional<InsertOutcome>{};
+        }
+        fingerprint = held.text(0);
+        holder = held.text(1);
+        outcome.response_status = static_cast<int>(held.int64(2));
+        outcome.response_body = held.text(3);
+    }
+
+    auto existing = read_notification(db, holder, notification.client, false);
+    if (!existing) {
+        return existing.error();
+    }
+    outcome.notification = std::move(*existing);
+    if (fingerprint != record.fingerprint) {
+        outcome.kind = InsertOutcome::Kind::conflict;
+        outcome.response_status = 0;
+        outcome.response_body.clear();
+    } else {
+        outcome.kind = InsertOutcome::Kind::replayed;
+    }
+    return std::optional<InsertOutcome>{std::move(outcome)};
+}
+
+}  // namespace
+
+boost::system::result<InsertOutcome> insert_notification(Connection& db,
+                                                         const NewNotification& notification) {
+    if (notification.idempotency) {
+        auto held = check_idempotency(db, notification);
+        if (!held) {
+            return held.error();
+        }
+        if (*held) {
+            return std::move(**held);
+        }
+    }
     {
         auto insert = db.query(
             "INSERT INTO notifications (id, client, message_id, payload, status, attempts, "
@@ -88,8 +158,28 @@ boost::system::result<NotificationView> insert_notification(Connection& db,
             return report_failure(db, rc, "insert");
         }
     }
+    if (notification.idempotency) {
+        const IdempotencyRecord& record = *notification.idempotency;
+        auto keep = db.query(
+            "INSERT INTO idempotency_keys (client, kind, key, fingerprint, notification_id, "
+            "response_status, response_body, created_at, expires_at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+        keep.bind(1, notification.client)
+            .bind(2, kind_name(record.kind))
+            .bind(3, record.key)
+            .bind(4, record.fingerprint)
+            .bind(5, notification.id)
+            .bind(6, std::int64_t{record.response_status})
+            .bind(7, record.response_body)
+            .bind(8, notification.created_at)
+            .bind(9, record.expires_at);
+        if (const int rc = keep.run(); rc != SQLITE_DONE) {
+            return report_failure(db, rc, "insert");
+        }
+    }
 
-    NotificationView view;
+    InsertOutcome outcome;
+    NotificationView& view = outcome.notification;
     view.id = notification.id;
     view.client = notification.client;
     view.status = Status::queued;
@@ -97,7 +187,18 @@ boost::system::result<NotificationView> insert_notification(Connection& db,
     view.created_at = notification.created_at;
     view.updated_at = notification.created_at;
     view.next_attempt_at = notification.due_at;
-    return view;
+    return outcome;
+}
+
+boost::system::result<int> sweep_idempotency_records(Connection& db, UnixMs now, int limit) {
+    auto sweep = db.query(
+        "DELETE FROM idempotency_keys WHERE (client, kind, key) IN "
+        "(SELECT client, kind, key FROM idempotency_keys WHERE expires_at <= ?1 LIMIT ?2)");
+    sweep.bind(1, now).bind(2, std::int64_t{limit});
+    if (const int rc = sweep.run(); rc != SQLITE_DONE) {
+        return report_failure(db, rc, "sweep_idempotency");
+    }
+    return static_cast<int>(db.changes());
 }
 
 boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& db,
@@ -253,7 +354,13 @@ boost::system::result<NotificationView> find_notification(Connection& db,
     if (transaction.begin_result() != SQLITE_DONE) {
         return report_failure(db, transaction.begin_result(), "find");
     }
+    return read_notification(db, id, client, true);
+}
 
+boost::system::result<NotificationView> read_notification(Connection& db,
+                                                          std::string_view id,
+                                                          std::string_view client,
+                                                          bool with_attempts) {
     NotificationView view;
     {
         auto row = db.query(
@@ -286,6 +393,9 @@ boost::system::result<NotificationView> find_notification(Connection& db,
         }
     }
 
+    if (!with_attempts) {
+        return view;
+    }
     auto attempts = db.query(
         "SELECT number, started_at, finished_at, outcome, detail FROM attempts "
         "WHERE notification_id = ?1 ORDER BY number");

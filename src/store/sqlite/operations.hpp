@@ -15,8 +15,11 @@
 // failure is logged (rate-limited) and reported as unavailable.
 namespace herald::store::sqlite {
 
-boost::system::result<NotificationView> insert_notification(Connection& db,
-                                                            const NewNotification& notification);
+boost::system::result<InsertOutcome> insert_notification(Connection& db,
+                                                         const NewNotification& notification);
+
+// Deletes up to `limit` idempotency records expired at `now`; returns how many.
+boost::system::result<int> sweep_idempotency_records(Connection& db, UnixMs now, int limit);
 
 boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& db,
                                                                    const ClaimRequest& request);
@@ -30,6 +33,12 @@ boost::system::result<int> release_owner_leases(Connection& db, std::string_view
 boost::system::result<NotificationView> find_notification(Connection& db,
                                                           std::string_view id,
                                                           std::string_view client);
+
+// Reads one notification (with its attempts when asked) inside the caller's transaction.
+boost::system::result<NotificationView> read_notification(Connection& db,
+                                                          std::string_view id,
+                                                          std::string_view client,
+                                                          bool with_attempts);
 
 boost::system::result<void> ping_database(Connection& db);
 

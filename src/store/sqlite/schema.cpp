@@ -15,7 +15,7 @@ struct Migration {
 };
 
 // Append new versions; never edit one that has shipped.
-constexpr std::array<Migration, 1> kMigrations{{
+constexpr std::array<Migration, 2> kMigrations{{
     {1, R"sql(
 CREATE TABLE notifications (
     id              TEXT PRIMARY KEY,
@@ -54,6 +54,28 @@ CREATE TABLE attempts (
     detail          TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (notification_id, number)
 ) WITHOUT ROWID;
+)sql"},
+    // Idempotency records move to a table of their own, so that they can expire and be swept
+    // without touching notifications, and so that one can carry the response to replay.
+    {2, R"sql(
+DROP INDEX notifications_client_idempotency_key;
+ALTER TABLE notifications DROP COLUMN idempotency_key;
+ALTER TABLE notifications DROP COLUMN fingerprint;
+
+CREATE TABLE idempotency_keys (
+    client          TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('key', 'content')),
+    key             TEXT NOT NULL,
+    fingerprint     TEXT NOT NULL,
+    notification_id TEXT NOT NULL REFERENCES notifications (id) ON DELETE CASCADE,
+    response_status INTEGER NOT NULL,
+    response_body   TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    PRIMARY KEY (client, kind, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at);
+CREATE INDEX idempotency_keys_notification ON idempotency_keys (notification_id);
 )sql"},
 }};
 

@@ -101,6 +101,19 @@ void fail_range(std::deque<std::unique_ptr<Job>>& batch,
     }
 }
 
+// The readiness probe while writes fail: a read succeeds on a full disk, so only a commit that
+// must write tells whether writes work again. The row is changed and changed back, because
+// SQLite does not write a page whose bytes stay the same (`SET version = version` writes nothing).
+boost::system::result<void> probe_write(Connection& db) {
+    for (const char* sql : {"UPDATE schema_version SET version = version + 1",
+                            "UPDATE schema_version SET version = version - 1"}) {
+        if (const int rc = db.query(sql).run(); rc != SQLITE_DONE) {
+            return report_failure(db, rc, "ping");
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
 boost::system::result<std::unique_ptr<SqliteStore>, std::string> SqliteStore::open(
@@ -142,8 +155,8 @@ SqliteStore::~SqliteStore() {
     shutdown();
 }
 
-void SqliteStore::insert(NewNotification notification, Callback<NotificationView> done) {
-    auto job = make_job<NotificationView>(
+void SqliteStore::insert(NewNotification notification, Callback<InsertOutcome> done) {
+    auto job = make_job<InsertOutcome>(
         [notification = std::move(notification)](Connection& db) {
             return insert_notification(db, notification);
         },
@@ -182,7 +195,18 @@ void SqliteStore::release_leases(std::string owner, Callback<int> done) {
     submit_write(std::move(job), Admission::always);
 }
 
+void SqliteStore::sweep_idempotency(UnixMs now, int limit, Callback<int> done) {
+    auto job = make_job<int>(
+        [now, limit](Connection& db) { return sweep_idempotency_records(db, now, limit); },
+        std::move(done));
+    submit_write(std::move(job), Admission::always);
+}
+
 void SqliteStore::ping(Callback<void> done) {
+    if (writes_failing_) {
+        submit_write(make_job<void>(&probe_write, std::move(done)), Admission::bounded);
+        return;
+    }
     submit_read(make_job<void>([](Connection& db) { return ping_database(db); }, std::move(done)));
 }
 
@@ -320,9 +344,17 @@ void SqliteStore::reader_main(std::promise<std::string>& ready) {
 }
 
 void SqliteStore::run_batch(Connection& db, Queue& batch) {
-    std::size_t next = run_optimistic(db, batch) ? batch.size() : 0;
-    while (next < batch.size()) {
-        next = run_transaction(db, batch, next);
+    // SQLite goes on committing into a database file that was deleted or renamed while open;
+    // those commits would be gone at the next start, so acknowledging them would lose
+    // notifications. Refuse writes until the file is back at its path (or herald restarts).
+    if (db.file_moved()) {
+        note_write_failure("the database file was deleted or moved");
+        fail_range(batch, 0, batch.size(), StoreError::unavailable);
+    } else {
+        std::size_t next = run_optimistic(db, batch) ? batch.size() : 0;
+        while (next < batch.size()) {
+            next = run_transaction(db, batch, next);
+        }
     }
     writes_run_ += batch.size();
     for (const auto& job : batch) {
@@ -335,6 +367,7 @@ void SqliteStore::run_batch(Connection& db, Queue& batch) {
 // rolls everything back and returns false, and the batch is run again write by write isolated
 // in savepoints, so one failing write still cannot undo the others.
 bool SqliteStore::run_optimistic(Connection& db, Queue& batch) {
+    const std::int64_t changes_before = db.total_changes();
     if (db.query("BEGIN IMMEDIATE").run() != SQLITE_DONE) {
         return false;
     }
@@ -353,6 +386,11 @@ bool SqliteStore::run_optimistic(Connection& db, Queue& batch) {
         return false;
     }
     ++commits_;
+    // Every write here succeeded, so changed rows mean pages reached the disk. (A commit that
+    // changed nothing, like a claim with nothing due, succeeds on a full disk too.)
+    if (db.total_changes() != changes_before) {
+        note_write_success();
+    }
     return true;
 }
 
@@ -363,11 +401,13 @@ std::size_t SqliteStore::run_transaction(Connection& db, Queue& batch, std::size
     const std::size_t end = batch.size();
     if (const int rc = db.query("BEGIN IMMEDIATE").run(); rc != SQLITE_DONE) {
         report_failure(db, rc, "begin");
+        note_write_failure(db.error_message());
         fail_range(batch, first, end, StoreError::unavailable);
         return end;
     }
     // Gives up the transaction after batch[i]: what ran in it is lost.
     auto abandon = [&](std::size_t i) {
+        note_write_failure(db.error_message());
         if (!db.in_autocommit()) {
             db.query("ROLLBACK").run();
         }
@@ -398,6 +438,18 @@ std::size_t SqliteStore::run_transaction(Connection& db, Queue& batch, std::size
     }
     ++commits_;
     return end;
+}
+
+void SqliteStore::note_write_failure(std::string_view reason) {
+    if (!writes_failing_.exchange(true)) {
+        observe::error("store writes failing", {{"reason", reason}});
+    }
+}
+
+void SqliteStore::note_write_success() {
+    if (writes_failing_.exchange(false)) {
+        observe::info("store writes recovered", {});
+    }
 }
 
 }  // namespace herald::store::sqlite

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace herald::store::sqlite {
@@ -53,6 +54,19 @@ struct StoreStats {
 // A write that fails because SQLite rolled back the whole transaction (I/O error, disk full)
 // fails with unavailable together with its batch-mates that had already run; the writes after it
 // run in a fresh transaction.
+//
+// Failing writes (disk full, I/O errors, the file moved): SQLite rolls the failed transaction
+// back and the connection stays usable (the next transaction starts from the last commit), so
+// every batch simply tries again and the first one after space returns commits. Two things are
+// added on top. A batch is refused with unavailable, unrun, while the database file is no
+// longer at its path (deleted or renamed): SQLite would go on committing into the orphaned file,
+// and what it acknowledged would be gone at the next start. And while writes fail, ping() turns
+// from a read (which still succeeds on a full disk) into a probe write through the writer, so
+// readiness reports the outage and notices its end without waiting for intake. "store writes
+// failing" is logged once when an outage starts and "store writes recovered" when it ends.
+// Shortcoming: where a full disk shows only at fsync (SQLITE_IOERR_FSYNC), the failed commit's
+// frames are already in the WAL, and a crash before the next commit overwrites them brings that
+// (refused) write back at recovery.
 class SqliteStore final : public Store {
 public:
     // Opens (creating it when missing) the database file at `path`, whose directory must exist,
@@ -64,12 +78,15 @@ public:
     SqliteStore& operator=(const SqliteStore&) = delete;
     ~SqliteStore() override;  // calls shutdown()
 
-    void insert(NewNotification notification, Callback<NotificationView> done) override;
+    void insert(NewNotification notification, Callback<InsertOutcome> done) override;
     void find(std::string id, std::string client, Callback<NotificationView> done) override;
     void claim_due(ClaimRequest request, Callback<std::vector<ClaimedEntry>> done) override;
     void record_attempt(AttemptRecord record, Callback<void> done) override;
     // Leased entries become due no later than the wall-clock time of the release.
     void release_leases(std::string owner, Callback<int> done) override;
+    void sweep_idempotency(UnixMs now, int limit, Callback<int> done) override;
+    // A read on the reader connection while writes succeed; after a write failed, until one
+    // commits again, a probe write on the writer (bounded like an insert).
     void ping(Callback<void> done) override;
     void shutdown() override;
 
@@ -94,6 +111,8 @@ private:
     void run_batch(Connection& db, Queue& batch);
     bool run_optimistic(Connection& db, Queue& batch);
     std::size_t run_transaction(Connection& db, Queue& batch, std::size_t first);
+    void note_write_failure(std::string_view reason);
+    void note_write_success();
 
     const std::string path_;
     const std::size_t max_batch_;
@@ -115,6 +134,9 @@ private:
     std::atomic<std::uint64_t> commits_{0};
     std::atomic<std::uint64_t> writes_run_{0};
     std::atomic<std::uint64_t> writes_queued_{0};
+    // Set by the writer when a write transaction is lost to a database failure; cleared when a
+    // transaction that changed rows commits. Read by ping() on any thread.
+    std::atomic<bool> writes_failing_{false};
 };
 
 }  // namespace herald::store::sqlite

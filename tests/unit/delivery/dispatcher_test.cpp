@@ -90,8 +90,11 @@ public:
         return changed_.wait_for(lock, kLiveness, [&] { return p(records_); });
     }
 
-    void insert(store::NewNotification, Callback<store::NotificationView> done) override {
+    void insert(store::NewNotification, Callback<store::InsertOutcome> done) override {
         reply(std::move(done), store::StoreError::unavailable);
+    }
+    void sweep_idempotency(core::UnixMs, int, Callback<int> done) override {
+        reply(std::move(done), 0);
     }
     void find(std::string, std::string, Callback<store::NotificationView> done) override {
         reply(std::move(done), store::StoreError::not_found);

@@ -52,11 +52,11 @@ TEST(OpenStore, MigratesANewFileToTheCurrentSchemaInWalMode) {
     opened->reset();
 
     EXPECT_EQ(query_text(path, "PRAGMA journal_mode"), "wal");
-    EXPECT_EQ(query_text(path, "SELECT version FROM schema_version"), "1");
+    EXPECT_EQ(query_text(path, "SELECT version FROM schema_version"), "2");
     EXPECT_EQ(query_text(path,
                          "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                         "('notifications', 'outbox', 'attempts')"),
-              "3");
+                         "('notifications', 'outbox', 'attempts', 'idempotency_keys')"),
+              "4");
     EXPECT_EQ(query_text(path,
                          "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                          "name = 'outbox_due_at'"),

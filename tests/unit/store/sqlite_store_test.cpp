@@ -6,6 +6,8 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -90,9 +92,25 @@ protected:
         ASSERT_NE(store_, nullptr);
     }
 
-    boost::system::result<NotificationView> insert(NewNotification n) {
-        Pending<NotificationView> done;
+    boost::system::result<InsertOutcome> insert_with_outcome(NewNotification n) {
+        Pending<InsertOutcome> done;
         store_->insert(std::move(n), done.callback());
+        return done.get();
+    }
+
+    // Inserts a notification expected to be created (no idempotency record held).
+    boost::system::result<NotificationView> insert(NewNotification n) {
+        auto outcome = insert_with_outcome(std::move(n));
+        if (!outcome) {
+            return outcome.error();
+        }
+        EXPECT_EQ(outcome->kind, InsertOutcome::Kind::created);
+        return std::move(outcome->notification);
+    }
+
+    boost::system::result<int> sweep(UnixMs now, int limit) {
+        Pending<int> done;
+        store_->sweep_idempotency(now, limit, done.callback());
         return done.get();
     }
 
@@ -368,13 +386,13 @@ TEST_F(SqliteStoreTest, FullQueueRefusesInsertsAtOnceWithOverloaded) {
     ASSERT_NE(store_, nullptr);
 
     WriteLock lock(db_path());
-    Pending<NotificationView> stuck;
+    Pending<InsertOutcome> stuck;
     store_->insert(notification("stuck"), stuck.callback());
     wait_until_writer_took_everything();  // the writer now waits for the lock
 
-    Pending<NotificationView> first;
-    Pending<NotificationView> second;
-    Pending<NotificationView> refused;
+    Pending<InsertOutcome> first;
+    Pending<InsertOutcome> second;
+    Pending<InsertOutcome> refused;
     store_->insert(notification("first"), first.callback());
     store_->insert(notification("second"), second.callback());
     store_->insert(notification("refused"), refused.callback());
@@ -397,7 +415,7 @@ TEST_F(SqliteStoreTest, DispatcherWritesAreQueuedWhileInsertsAreRefused) {
     ASSERT_EQ(leased.size(), 1u);
 
     WriteLock lock(db_path());
-    Pending<NotificationView> stuck;
+    Pending<InsertOutcome> stuck;
     store_->insert(notification("stuck"), stuck.callback());
     wait_until_writer_took_everything();  // the writer now waits for the lock
 
@@ -406,9 +424,9 @@ TEST_F(SqliteStoreTest, DispatcherWritesAreQueuedWhileInsertsAreRefused) {
     Pending<std::vector<ClaimedEntry>> claimed;
     store_->record_attempt(outcome(leased[0], Status::sent), recorded.callback());
     store_->claim_due({"a", 1000, 10, 60000}, claimed.callback());
-    Pending<NotificationView> first;
-    Pending<NotificationView> second;
-    Pending<NotificationView> refused;
+    Pending<InsertOutcome> first;
+    Pending<InsertOutcome> second;
+    Pending<InsertOutcome> refused;
     store_->insert(notification("first"), first.callback());
     store_->insert(notification("second"), second.callback());
     store_->insert(notification("refused"), refused.callback());
@@ -458,7 +476,7 @@ TEST_F(SqliteStoreTest, DatabaseLockedPastTheBusyTimeoutGivesUnavailable) {
 TEST_F(SqliteStoreTest, CallsAfterShutdownGetShuttingDown) {
     store_->shutdown();
 
-    Pending<NotificationView> inserted;
+    Pending<InsertOutcome> inserted;
     store_->insert(notification("n1"), inserted.callback());
     ASSERT_TRUE(inserted.ready());
     EXPECT_EQ(inserted.get().error(), StoreError::shutting_down);
@@ -475,7 +493,7 @@ TEST_F(SqliteStoreTest, CallsAfterShutdownGetShuttingDown) {
 
 TEST_F(SqliteStoreTest, ShutdownFinishesQueuedWrites) {
     constexpr int kCount = 200;
-    std::vector<Pending<NotificationView>> inserts(kCount);
+    std::vector<Pending<InsertOutcome>> inserts(kCount);
     for (int i = 0; i < kCount; ++i) {
         store_->insert(notification("n" + std::to_string(i)), inserts[i].callback());
     }
@@ -493,7 +511,7 @@ TEST_F(SqliteStoreTest, ShutdownFinishesQueuedWrites) {
 TEST_F(SqliteStoreTest, ConcurrentInsertsShareCommits) {
     constexpr int kThreads = 8;
     constexpr int kPerThread = 125;
-    std::vector<Pending<NotificationView>> inserts(kThreads * kPerThread);
+    std::vector<Pending<InsertOutcome>> inserts(kThreads * kPerThread);
     const StoreStats before = store_->stats();
 
     std::vector<std::thread> threads;
@@ -529,14 +547,14 @@ TEST_F(SqliteStoreTest, FailingWriteDoesNotUndoItsBatchMates) {
     ASSERT_TRUE(insert(notification("existing")));
 
     WriteLock lock(db_path());
-    Pending<NotificationView> stuck;
+    Pending<InsertOutcome> stuck;
     store_->insert(notification("stuck"), stuck.callback());
     wait_until_writer_took_everything();
 
     // These three now wait together and will be taken as one batch.
-    Pending<NotificationView> before_it;
-    Pending<NotificationView> duplicate;
-    Pending<NotificationView> after_it;
+    Pending<InsertOutcome> before_it;
+    Pending<InsertOutcome> duplicate;
+    Pending<InsertOutcome> after_it;
     store_->insert(notification("before"), before_it.callback());
     store_->insert(notification("existing"), duplicate.callback());
     store_->insert(notification("after"), after_it.callback());
@@ -552,6 +570,118 @@ TEST_F(SqliteStoreTest, FailingWriteDoesNotUndoItsBatchMates) {
     EXPECT_TRUE(find("before"));
     EXPECT_TRUE(find("after"));
     EXPECT_EQ(claim("a", 1000).size(), 4u);
+}
+
+NewNotification keyed(std::string id,
+                      std::string key,
+                      std::string fingerprint,
+                      UnixMs expires_at = 100000,
+                      DedupKind kind = DedupKind::key) {
+    NewNotification n = notification(std::move(id));
+    n.idempotency = IdempotencyRecord{kind,
+                                      std::move(key),
+                                      std::move(fingerprint),
+                                      expires_at,
+                                      202,
+                                      R"({"id":")" + n.id + R"(","status":"queued"})"};
+    return n;
+}
+
+TEST_F(SqliteStoreTest, SameKeyAndFingerprintReplaysTheFirstResponseWithoutStoringAgain) {
+    ASSERT_TRUE(insert(keyed("first", "k1", "fp")));
+
+    auto again = insert_with_outcome(keyed("second", "k1", "fp"));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->kind, InsertOutcome::Kind::replayed);
+    EXPECT_EQ(again->notification.id, "first");
+    EXPECT_EQ(again->response_status, 202);
+    EXPECT_EQ(again->response_body, R"({"id":"first","status":"queued"})");
+    EXPECT_EQ(find("second").error(), StoreError::not_found);
+    EXPECT_EQ(claim("a", 1000).size(), 1u);
+}
+
+TEST_F(SqliteStoreTest, SameKeyWithAnotherFingerprintIsAConflictThatStoresNothing) {
+    ASSERT_TRUE(insert(keyed("first", "k1", "fp")));
+
+    auto other = insert_with_outcome(keyed("second", "k1", "another"));
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->kind, InsertOutcome::Kind::conflict);
+    EXPECT_EQ(other->notification.id, "first");
+    EXPECT_EQ(find("second").error(), StoreError::not_found);
+}
+
+TEST_F(SqliteStoreTest, KeysAreScopedByClientAndKind) {
+    ASSERT_TRUE(insert(keyed("first", "k1", "fp")));
+
+    NewNotification other_client = keyed("second", "k1", "fp");
+    other_client.client = "shipping";
+    auto created = insert_with_outcome(std::move(other_client));
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->kind, InsertOutcome::Kind::created);
+
+    auto content = insert_with_outcome(keyed("third", "k1", "fp", 100000, DedupKind::content));
+    ASSERT_TRUE(content);
+    EXPECT_EQ(content->kind, InsertOutcome::Kind::created);
+}
+
+TEST_F(SqliteStoreTest, ExpiredKeyIsReplacedByTheNextRequest) {
+    ASSERT_TRUE(insert(keyed("first", "k1", "fp", 950)));  // created at 900, expires at 950
+
+    NewNotification after_expiry = keyed("second", "k1", "other", 2000);
+    after_expiry.created_at = 950;
+    auto later = insert_with_outcome(after_expiry);
+    ASSERT_TRUE(later);
+    EXPECT_EQ(later->kind, InsertOutcome::Kind::created);
+    NewNotification same = keyed("third", "k1", "other", 2000);
+    same.created_at = 960;
+    auto replay = insert_with_outcome(std::move(same));
+    ASSERT_TRUE(replay);
+    EXPECT_EQ(replay->kind, InsertOutcome::Kind::replayed);
+    EXPECT_EQ(replay->notification.id, "second");
+}
+
+TEST_F(SqliteStoreTest, RequestsWithOneKeyInOneBatchCreateOneNotification) {
+    WriteLock lock(db_path());
+    Pending<InsertOutcome> stuck;
+    store_->insert(notification("stuck"), stuck.callback());
+    wait_until_writer_took_everything();
+
+    constexpr int kCount = 50;
+    std::vector<Pending<InsertOutcome>> racing(kCount);
+    for (int i = 0; i < kCount; ++i) {
+        store_->insert(keyed("n" + std::to_string(i), "shared", "fp"), racing[i].callback());
+    }
+    lock.release();
+    ASSERT_TRUE(stuck.get());
+
+    int created = 0;
+    std::set<std::string> ids;
+    for (auto& outcome : racing) {
+        auto got = outcome.get();
+        ASSERT_TRUE(got);
+        created += got->kind == InsertOutcome::Kind::created ? 1 : 0;
+        ids.insert(got->notification.id);
+    }
+    EXPECT_EQ(created, 1);
+    EXPECT_EQ(ids, std::set<std::string>{"n0"});
+    EXPECT_EQ(claim("a", 1000, 100).size(), 2u);  // "stuck" and "n0"
+}
+
+TEST_F(SqliteStoreTest, SweepDeletesOnlyExpiredKeysInBoundedSteps) {
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(
+            insert(keyed("old" + std::to_string(i), "old" + std::to_string(i), "fp", 1000)));
+    }
+    ASSERT_TRUE(insert(keyed("fresh", "fresh", "fp", 5000)));
+
+    EXPECT_EQ(sweep(2000, 3).value(), 3);
+    EXPECT_EQ(sweep(2000, 3).value(), 2);
+    EXPECT_EQ(sweep(2000, 3).value(), 0);
+
+    auto kept = insert_with_outcome(keyed("again", "fresh", "fp", 5000));
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(kept->kind, InsertOutcome::Kind::replayed);
+    EXPECT_TRUE(find("old0"));  // sweeping keys never removes notifications
 }
 
 }  // namespace
