@@ -13,7 +13,7 @@ apt_packages=(
     libboost1.81-all-dev libboost-json1.81-dev libboost-url1.81-dev
     libcurl4-openssl-dev libssl-dev libidn2-dev libsqlite3-dev sqlite3
     libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libkainjow-mustache-dev
-    libgtest-dev libgmock-dev wrk python3 nodejs
+    libgtest-dev libgmock-dev prometheus-cpp-dev wrk python3 nodejs
 )
 
 missing=()

@@ -5,10 +5,15 @@
 #include "core/ids.hpp"
 #include "core/time.hpp"
 #include "mail/message.hpp"
+#include "observe/log.hpp"
 
+#include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
 
 namespace herald::api {
 namespace {
@@ -83,7 +88,77 @@ boost::json::object view_json(const store::NotificationView& view) {
     return out;
 }
 
+observe::IntakeOutcome intake_outcome(const Response& response) {
+    using observe::IntakeOutcome;
+    const unsigned code = response.result_int();
+    if (code == 200 || code == 202) {
+        if (response.find("Idempotent-Replayed") == response.end()) {
+            return IntakeOutcome::accepted;
+        }
+        return response.find("Herald-Deduplicated") == response.end() ? IntakeOutcome::replayed
+                                                                      : IntakeOutcome::deduplicated;
+    }
+    return code >= 500 ? IntakeOutcome::store_unavailable : IntakeOutcome::rejected_invalid;
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// Seconds from a delta-seconds value, bare or quoted; nullopt unless it is all digits. Values
+// too large to matter saturate (any wait is capped far below).
+std::optional<std::chrono::seconds> delta_seconds(std::string_view value) {
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+    }
+    if (value.empty()) {
+        return std::nullopt;
+    }
+    std::int64_t seconds = 0;
+    for (char c : value) {
+        if (c < '0' || c > '9') {
+            return std::nullopt;
+        }
+        seconds = std::min<std::int64_t>(seconds * 10 + (c - '0'), 1'000'000'000);
+    }
+    return std::chrono::seconds{seconds};
+}
+
 }  // namespace
+
+std::optional<std::chrono::seconds> preferred_wait(const http::Request& request) {
+    const auto [first, last] = request.equal_range(Field::prefer);
+    for (auto field = first; field != last; ++field) {
+        std::string_view rest = field->value();
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            // A preference's own parameters follow ';' and do not matter for wait.
+            std::string_view preference = rest.substr(0, comma);
+            preference = trim(preference.substr(0, preference.find(';')));
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            const auto equals = preference.find('=');
+            if (equals == std::string_view::npos ||
+                !iequals(trim(preference.substr(0, equals)), "wait")) {
+                continue;
+            }
+            return delta_seconds(trim(preference.substr(equals + 1)));
+        }
+    }
+    return std::nullopt;
+}
 
 Response unauthorized() {
     Response response = http::problem_response(Status::unauthorized,
@@ -102,7 +177,8 @@ NotificationsApi::NotificationsApi(ApiOptions options,
     : options_(std::move(options)),
       store_(store),
       templates_(templates),
-      on_committed_(std::move(on_committed)) {}
+      on_committed_(std::move(on_committed)),
+      metrics_(options_.metrics != nullptr ? *options_.metrics : observe::Metrics::unobserved()) {}
 
 void NotificationsApi::add_routes(http::Router& router) {
     router.add(http::Verb::post, "/v1/notifications", [this](http::RequestContext context) {
@@ -139,6 +215,14 @@ std::optional<std::string> NotificationsApi::authenticate(const http::Request& r
 }
 
 boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext context) {
+    http::PeerWatch* peer = context.peer;
+    Response response = co_await accept(std::move(context));
+    metrics_.count_intake(peer != nullptr && peer->gone() ? observe::IntakeOutcome::client_gone
+                                                          : intake_outcome(response));
+    co_return response;
+}
+
+boost::asio::awaitable<Response> NotificationsApi::accept(http::RequestContext context) {
     const auto client = authenticate(context.request);
     if (!client) {
         co_return unauthorized();
@@ -195,6 +279,12 @@ boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext c
 
     const std::string id = core::new_uuid_v7();
     const core::UnixMs now = core::unix_now_ms();
+    // Subscribed before the commit, so that a delivery finishing at once is not missed.
+    const auto wait = preferred_wait(context.request);
+    std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter;
+    if (wait && wait->count() > 0 && options_.outcomes != nullptr) {
+        waiter = options_.outcomes->subscribe(id, co_await boost::asio::this_coro::executor);
+    }
     mail::Message& message = valid->message;
     message.message_id = fmt::format("{}@{}", id, options_.message_id_domain);
     message.date_ms = now;
@@ -211,7 +301,7 @@ boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext c
         {"id", id}, {"status", "queued"}, {"created_at", core::format_rfc3339(now)}});
 
     store::NewNotification record{
-        id, *client, message.message_id, boost::json::serialize(payload), now, now};
+        id, *client, message.message_id, boost::json::serialize(payload), now, now, {}};
     if (key->has_value() || options_.content_dedup_window.count() > 0) {
         std::string fingerprint = request_fingerprint(*valid);
         store::IdempotencyRecord idempotency;
@@ -245,6 +335,10 @@ boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext c
             if (on_committed_) {
                 on_committed_();
             }
+            if (waiter) {
+                co_return co_await answer_after_wait(
+                    std::move(context), id, std::move(accepted_body), *wait, std::move(waiter));
+            }
             Response response = http::json_response(Status::accepted, std::move(accepted_body));
             response.set(Field::location, location);
             co_return response;
@@ -270,6 +364,46 @@ boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext c
                                      "Idempotency-Key reused",
                                      detail,
                                      {http::FieldProblem{{}, detail, "Idempotency-Key"}});
+}
+
+boost::asio::awaitable<Response> NotificationsApi::answer_after_wait(
+    http::RequestContext context,
+    std::string id,
+    std::string accepted_body,
+    std::chrono::seconds wait,
+    std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter) {
+    const auto honoured = std::min<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(wait), options_.max_wait);
+    if (context.peer != nullptr) {
+        context.peer->watch([waiter] { waiter->interrupt(); });
+    }
+    const auto outcome = co_await waiter->wait_until(context.received_at + honoured);
+    const std::string applied =
+        fmt::format("wait={}", std::chrono::duration_cast<std::chrono::seconds>(honoured).count());
+
+    if (context.peer != nullptr && context.peer->gone()) {
+        observe::info("client gone",
+                      {{"request_id", context.request_id},
+                       {"notification_id", id},
+                       {"stage", "waiting for delivery"}});
+        co_return http::problem_response(
+            Status::bad_request, "client-gone", "Client gone", "the client closed the connection");
+    }
+    const std::string location = "/v1/notifications/" + id;
+    if (outcome) {
+        auto found = co_await core::await_call<boost::system::result<store::NotificationView>>(
+            store_, &store::Store::find, id, std::string{});
+        if (found) {
+            Response response = http::json_response(Status::ok, view_json(*found));
+            response.set(Field::location, location);
+            response.set(Field::preference_applied, applied);
+            co_return response;
+        }
+    }
+    Response response = http::json_response(Status::accepted, std::move(accepted_body));
+    response.set(Field::location, location);
+    response.set(Field::preference_applied, applied);
+    co_return response;
 }
 
 boost::asio::awaitable<Response> NotificationsApi::show(http::RequestContext context) {
@@ -298,6 +432,13 @@ boost::asio::awaitable<Response> NotificationsApi::show(http::RequestContext con
 
 namespace {
 
+boost::asio::awaitable<Response> scrape(const observe::Metrics* metrics) {
+    Response response{Status::ok, 11};
+    response.set(Field::content_type, observe::kMetricsContentType);
+    response.body() = metrics->render();
+    co_return response;
+}
+
 boost::asio::awaitable<Response> liveness() {
     co_return http::json_response(Status::ok, boost::json::object{{"status", "ok"}});
 }
@@ -316,6 +457,11 @@ boost::asio::awaitable<Response> readiness(store::Store* store, std::function<bo
 }
 
 }  // namespace
+
+void add_metrics_route(http::Router& router, const observe::Metrics& metrics) {
+    router.add(
+        http::Verb::get, "/metrics", [&metrics](http::RequestContext) { return scrape(&metrics); });
+}
 
 void add_health_routes(http::Router& router, store::Store& store, std::function<bool()> draining) {
     router.add(http::Verb::get, "/healthz", [](http::RequestContext) { return liveness(); });

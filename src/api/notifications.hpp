@@ -1,8 +1,10 @@
 #pragma once
 
 #include "api/validate.hpp"
+#include "delivery/outcome_board.hpp"
 #include "http/router.hpp"
 #include "mail/template.hpp"
+#include "observe/metrics.hpp"
 #include "store/store.hpp"
 
 #include <chrono>
@@ -23,7 +25,18 @@ struct ApiOptions {
     // For requests without a key: a request with the fingerprint of one accepted this recently
     // (same client) gets that one's response instead of a new notification. Zero: off.
     std::chrono::milliseconds content_dedup_window{0};
+    // The longest `Prefer: wait` honoured, counted from the request's arrival.
+    std::chrono::milliseconds max_wait{8000};
+    // Where waits for delivery learn of outcomes; null: `Prefer: wait` is not honoured.
+    delivery::OutcomeBoard* outcomes = nullptr;
+    observe::Metrics* metrics = nullptr;  // null: counted nowhere
 };
+
+// The `wait` preference of a request's Prefer headers (RFC 7240: `Prefer: wait=10`, several
+// preferences per header, names case-insensitive, the value bare or quoted); the first one
+// counts. nullopt when there is none or its value is not a number of seconds (an unusable
+// preference is ignored, as RFC 7240 asks).
+std::optional<std::chrono::seconds> preferred_wait(const http::Request& request);
 
 // The notifications endpoints:
 //   POST /v1/notifications       validate, store durably, answer 202 with the id
@@ -33,6 +46,11 @@ struct ApiOptions {
 // The key, fingerprint and response are stored in the notification's own transaction, and
 // repeats are decided by the store in arrival order, so concurrent repeats wait for the first
 // and never create a second notification.
+// With `Prefer: wait=N` a new notification's answer waits, after the commit, until it is sent
+// or failed (200 with the GET body) or until N seconds, capped by max_wait, have passed since the
+// request arrived (202 as usual); `Preference-Applied: wait=N` names the wait honoured. A client
+// that leaves during that wait is not answered and counts as client_gone; its notification is
+// durable and goes on. Replays answer at once with the first response.
 // Handlers run on I/O threads; every store call goes to the store's threads and back.
 // `on_committed` runs (on an I/O thread) after each new notification is durable, to wake the
 // dispatcher; it must not block. The store, templates and callback outlive this object.
@@ -47,6 +65,14 @@ public:
 
 private:
     boost::asio::awaitable<http::Response> create(http::RequestContext context);
+    boost::asio::awaitable<http::Response> accept(http::RequestContext context);
+    // The answer to a new notification once `waiter` has seen it finish or the wait ran out.
+    boost::asio::awaitable<http::Response> answer_after_wait(
+        http::RequestContext context,
+        std::string id,
+        std::string accepted_body,
+        std::chrono::seconds wait,
+        std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter);
     boost::asio::awaitable<http::Response> show(http::RequestContext context);
 
     // The client named by the request's bearer key; "" when auth is off. nullopt: refused.
@@ -56,11 +82,15 @@ private:
     store::Store& store_;
     const mail::TemplateLibrary* templates_;
     std::function<void()> on_committed_;
+    observe::Metrics& metrics_;
 };
 
 // GET /healthz (the process answers) and GET /readyz (the store answers and herald is not
 // draining). `draining` is read on I/O threads and must be thread-safe.
 void add_health_routes(http::Router& router, store::Store& store, std::function<bool()> draining);
+
+// GET /metrics: `metrics` in the Prometheus text format. `metrics` outlives the router.
+void add_metrics_route(http::Router& router, const observe::Metrics& metrics);
 
 // A 401 problem with WWW-Authenticate: Bearer.
 http::Response unauthorized();

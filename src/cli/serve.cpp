@@ -4,6 +4,7 @@
 #include "delivery/transports.hpp"
 #include "http/server.hpp"
 #include "observe/log.hpp"
+#include "observe/metrics.hpp"
 #include "store/open.hpp"
 #include "store/sweeper.hpp"
 
@@ -45,7 +46,7 @@ std::string lease_owner() {
 // belongs to a run that died (kill -9, power loss) mid-send. Giving them back makes those
 // notifications due now instead of when their leases expire; their resend carries the same
 // Message-ID and idempotency key. Blocks: call before serving.
-void take_back_leases(store::Store& store, const std::string& owner) {
+void take_back_leases(store::Store& store, const std::string& owner, observe::Metrics& metrics) {
     std::promise<boost::system::result<int>> promise;
     auto released = promise.get_future();
     store.release_leases(
@@ -56,6 +57,7 @@ void take_back_leases(store::Store& store, const std::string& owner) {
         return;
     }
     observe::info("leases taken over at start", {{"owner", owner}, {"count", *result}});
+    metrics.count_leases_taken_over(*result);
 }
 
 // An exclusive advisory lock on STORE.lock, held for the life of the process: a SQLite store
@@ -143,8 +145,12 @@ delivery::TransportOptions transport_options(const config::DeliverySettings& d) 
     return options;
 }
 
-delivery::DispatcherOptions dispatcher_options(const config::DeliverySettings& d) {
+delivery::DispatcherOptions dispatcher_options(const config::DeliverySettings& d,
+                                               delivery::OutcomeBoard& outcomes,
+                                               observe::Metrics& metrics) {
     delivery::DispatcherOptions options;
+    options.outcomes = &outcomes;
+    options.metrics = &metrics;
     options.owner = lease_owner();
     options.concurrency = d.concurrency;
     options.max_attempts = d.max_attempts;
@@ -156,8 +162,14 @@ delivery::DispatcherOptions dispatcher_options(const config::DeliverySettings& d
     return options;
 }
 
-api::ApiOptions api_options(const config::Settings& s, const std::string& hostname) {
+api::ApiOptions api_options(const config::Settings& s,
+                            const std::string& hostname,
+                            delivery::OutcomeBoard& outcomes,
+                            observe::Metrics& metrics) {
     api::ApiOptions options;
+    options.max_wait = s.server.max_wait;
+    options.outcomes = &outcomes;
+    options.metrics = &metrics;
     options.limits.max_recipients = s.limits.max_recipients;
     options.limits.max_subject_bytes = s.limits.max_subject_bytes;
     options.limits.max_header_value_bytes = s.limits.max_header_value_bytes;
@@ -192,7 +204,8 @@ void log_request(const http::RequestSummary& summary) {
                    {"route", summary.route},
                    {"status", summary.status},
                    {"duration_us", summary.duration.count()},
-                   {"write_failed", summary.write_failed}});
+                   {"write_failed", summary.write_failed},
+                   {"client_gone", summary.client_gone}});
 }
 
 // Blocks until SIGTERM or SIGINT arrives.
@@ -266,7 +279,10 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
         return fail("transport", made.error());
     }
     std::unique_ptr<delivery::Transport> transport = std::move(*made);
-    delivery::Dispatcher dispatcher(*store, *transport, dispatcher_options(settings.delivery));
+    observe::Metrics metrics;
+    delivery::OutcomeBoard outcomes(static_cast<std::size_t>(settings.server.max_waiters));
+    delivery::Dispatcher dispatcher(
+        *store, *transport, dispatcher_options(settings.delivery, outcomes, metrics));
 
     const auto listen = config::split_host_port(settings.server.listen);
     const std::size_t io_threads = settings.server.io_threads > 0
@@ -279,11 +295,14 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     if (!settings.delivery.paused) {
         wake_dispatcher = [&dispatcher] { dispatcher.wake(); };
     }
-    api::NotificationsApi notifications(
-        api_options(settings, host_name()), *store, templates.get(), wake_dispatcher);
+    api::NotificationsApi notifications(api_options(settings, host_name(), outcomes, metrics),
+                                        *store,
+                                        templates.get(),
+                                        wake_dispatcher);
     notifications.add_routes(router);
     http::Server server(pool, server_options(settings.server), router, log_request);
     api::add_health_routes(router, *store, [&server] { return server.draining(); });
+    api::add_metrics_route(router, metrics);
 
     auto bound = server.listen(listen->first, listen->second);
     if (!bound) {
@@ -292,7 +311,7 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
         store->shutdown();
         return fail("listen", bound.error());
     }
-    take_back_leases(*store, lease_owner());
+    take_back_leases(*store, lease_owner(), metrics);
     if (settings.delivery.paused) {
         observe::warn("delivery paused", {{"setting", "delivery.paused"}});
     } else {

@@ -21,6 +21,10 @@ struct ServerSettings {
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_body_bytes = 1024 * 1024;
     std::chrono::milliseconds drain_timeout{10000};  // SIGTERM: finish in-flight requests
+    // The longest `Prefer: wait` honoured, from a request's arrival: below common 10 s client
+    // timeouts, so the answer comes before the client gives up.
+    std::chrono::milliseconds max_wait{8000};
+    int max_waiters = 1024;  // requests waiting for delivery at once; beyond: answered at once
 };
 
 struct LimitSettings {

@@ -71,9 +71,16 @@ BackoffPolicy policy_of(const DispatcherOptions& options) {
     return policy;
 }
 
+// A payload is herald's own JSON of a request intake accepted, so it nests at most as deep as
+// intake allows (limits.max_json_depth, at most 1000) plus the few levels herald adds around the
+// request's values. Boost.JSON's default of 32 would fail notifications intake had accepted.
+constexpr std::size_t kMaxPayloadDepth = 1100;
+
 boost::system::result<mail::Message, std::string> read_payload(const std::string& payload) {
     boost::system::error_code error;
-    const boost::json::value json = boost::json::parse(payload, error);
+    boost::json::parse_options options;
+    options.max_depth = kMaxPayloadDepth;
+    const boost::json::value json = boost::json::parse(payload, error, {}, options);
     if (error) {
         return fmt::format("payload is not JSON: {}", error.message());
     }
@@ -117,6 +124,7 @@ Dispatcher::Dispatcher(store::Store& store, Transport& transport, DispatcherOpti
       options_(with_defaults(std::move(options))),
       policy_(policy_of(options_)),
       lease_(std::max(options_.lease, options_.attempt_timeout + std::chrono::seconds{5})),
+      metrics_(options_.metrics != nullptr ? *options_.metrics : observe::Metrics::unobserved()),
       work_(asio::make_work_guard(io_)),
       gate_(std::make_shared<Gate>()),
       wake_timer_(io_),
@@ -273,6 +281,7 @@ void Dispatcher::start_delivery(store::ClaimedEntry entry) {
     const auto started = std::chrono::steady_clock::now();
     if (entry.taken_over) {
         observe::warn("lease taken over", {{"notification_id", entry.id}});
+        metrics_.count_leases_taken_over(1);
     }
 
     std::shared_ptr<OutboundMessage> outbound;
@@ -362,7 +371,12 @@ asio::awaitable<void> Dispatcher::record(store::ClaimedEntry entry,
                    {"transport", transport_.name()},
                    {"next_status", store::to_string(step.status)},
                    {"detail", step.detail}});
-    co_await record_until_taken(std::move(record));
+    metrics_.count_attempt(transport_.name(), to_string(result.outcome));
+    const bool recorded = co_await record_until_taken(std::move(record));
+    const bool final = step.status == store::Status::sent || step.status == store::Status::failed;
+    if (recorded && final && options_.outcomes != nullptr) {
+        options_.outcomes->publish(entry.id, step.status);
+    }
     release_slot(entry.id);
 }
 
@@ -370,7 +384,7 @@ asio::awaitable<void> Dispatcher::record(store::ClaimedEntry entry,
 // leave the entry leased, to be sent a second time once the lease expires. Gives up only when
 // the entry is no longer ours (stale_lease, not_found) or the drain is over (closed_: the lease
 // is released, and the entry is sent again later with the same idempotency key).
-asio::awaitable<void> Dispatcher::record_until_taken(store::AttemptRecord record) {
+asio::awaitable<bool> Dispatcher::record_until_taken(store::AttemptRecord record) {
     using Recorded = boost::system::result<void>;
     milliseconds delay = options_.record_retry_base;
     for (int tries = 1;; ++tries) {
@@ -392,14 +406,14 @@ asio::awaitable<void> Dispatcher::record_until_taken(store::AttemptRecord record
                 observe::info("attempt recorded",
                               {{"notification_id", record.id}, {"tries", tries}});
             }
-            co_return;
+            co_return true;
         }
         const boost::system::error_code error = recorded.error();
         if (error == store::StoreError::stale_lease || error == store::StoreError::not_found) {
             observe::warn(
                 error == store::StoreError::stale_lease ? "lease lost" : "attempt not recorded",
                 {{"notification_id", record.id}, {"error", error.message()}});
-            co_return;
+            co_return false;
         }
         if (tries == 1 && !closed_) {
             observe::warn("attempt not recorded yet",
@@ -415,7 +429,7 @@ asio::awaitable<void> Dispatcher::record_until_taken(store::AttemptRecord record
                            {"error", error.message()},
                            {"tries", tries},
                            {"reason", "stopped; the lease was released"}});
-            co_return;
+            co_return false;
         }
     }
 }

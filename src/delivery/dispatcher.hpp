@@ -2,7 +2,9 @@
 
 #include "core/time.hpp"
 #include "delivery/backoff.hpp"
+#include "delivery/outcome_board.hpp"
 #include "delivery/transport.hpp"
+#include "observe/metrics.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -39,6 +41,10 @@ struct DispatcherOptions {
     // doubling up to record_retry_max.
     std::chrono::milliseconds record_retry_base{100};
     std::chrono::milliseconds record_retry_max{5000};
+
+    // Told of every final outcome this dispatcher records (for requests waiting on delivery).
+    OutcomeBoard* outcomes = nullptr;
+    observe::Metrics* metrics = nullptr;  // null: counted nowhere
 
     std::function<core::UnixMs()> clock;  // empty: core::unix_now_ms
     UniformRandom random;                 // empty: a std::mt19937_64 seeded from random_device
@@ -115,7 +121,8 @@ private:
                                         SendResult result,
                                         core::UnixMs started_at,
                                         std::chrono::steady_clock::time_point started);
-    boost::asio::awaitable<void> record_until_taken(store::AttemptRecord record);
+    // True once the store took the record; false when it was given up (see above).
+    boost::asio::awaitable<bool> record_until_taken(store::AttemptRecord record);
     boost::asio::awaitable<void> pause(std::chrono::milliseconds delay);
     std::int64_t current_lease_token(const std::string& id, std::int64_t fallback) const;
     void release_slot(const std::string& id);
@@ -127,6 +134,7 @@ private:
     const DispatcherOptions options_;
     const BackoffPolicy policy_;
     const std::chrono::milliseconds lease_;
+    observe::Metrics& metrics_;
 
     boost::asio::io_context io_;
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

@@ -16,7 +16,9 @@
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <list>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -91,8 +93,41 @@ asio::awaitable<void> write_and_close(Connection& connection, Response response)
     connection.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
 }
 
-// Answers a request that could not be read completely, then the connection closes.
-Response read_failure_response(const beast::error_code& ec) {
+// The name of the first header field whose line holds a byte no field may hold (a control
+// character other than tab: a bare CR or LF included), so that the refusal can name the field;
+// "" when no such line is found. `head` is what the parser left of the request head it refused
+// (it may have consumed the lines before the bad one); a request line never yields a name, since
+// a name holds no space.
+std::string offending_field(std::string_view head) {
+    constexpr std::size_t kMaxNameBytes = 64;
+    while (!head.empty()) {
+        const auto end = head.find("\r\n");
+        const std::string_view line = head.substr(0, end);
+        if (line.empty()) {
+            return {};  // the end of the head
+        }
+        const bool bad = std::any_of(line.begin(), line.end(), [](char c) {
+            const auto byte = static_cast<unsigned char>(c);
+            return (byte < 0x20 && byte != '\t') || byte == 0x7f;
+        });
+        const auto colon = line.find(':');
+        if (bad && colon != std::string_view::npos && colon > 0) {
+            const std::string_view name = line.substr(0, std::min(colon, kMaxNameBytes));
+            const bool printable =
+                std::all_of(name.begin(), name.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+            return printable ? std::string{name} : std::string{};
+        }
+        if (end == std::string_view::npos) {
+            return {};
+        }
+        head.remove_prefix(end + 2);
+    }
+    return {};
+}
+
+// Answers a request that could not be read completely, then the connection closes. `head` is
+// what was read of the request so far, to name a bad header field.
+Response read_failure_response(const beast::error_code& ec, std::string_view head = {}) {
     if (ec == beast::http::error::header_limit) {
         return problem_response(Status::request_header_fields_too_large,
                                 "headers-too-large",
@@ -105,6 +140,14 @@ Response read_failure_response(const beast::error_code& ec) {
                                 "Request body too large",
                                 "the request body exceeds the server's limit");
     }
+    if (const std::string field = offending_field(head); !field.empty()) {
+        const std::string detail = "the value holds a control character (CR, LF or another)";
+        return problem_response(Status::bad_request,
+                                "malformed-request",
+                                "Malformed request",
+                                "header " + field + ": " + detail,
+                                {FieldProblem{{}, detail, field}});
+    }
     return problem_response(
         Status::bad_request, "malformed-request", "Malformed request", ec.message());
 }
@@ -115,6 +158,101 @@ bool is_silent_close(const beast::error_code& ec) {
     return ec == beast::error::timeout || ec == beast::http::error::end_of_stream ||
            ec == asio::error::eof || ec == asio::error::connection_reset ||
            ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
+}
+
+void log_escape(std::exception_ptr error);
+
+// Reads ahead on a connection while its handler runs, once the handler asks (PeerWatch), to see
+// the client leave. Bytes that arrive (a pipelined request) go into the connection's buffer;
+// once `kMaxReadAhead` bytes wait there it stops reading, and a later departure goes unseen.
+class ConnectionWatch final : public PeerWatch {
+public:
+    static constexpr std::size_t kMaxReadAhead = 64 * 1024;
+
+    ConnectionWatch(tcp::socket& socket, beast::flat_buffer& buffer)
+        : socket_(socket), buffer_(buffer), done_(socket.get_executor()) {}
+
+    void watch(std::function<void()> on_gone) override {
+        on_gone_ = std::move(on_gone);
+        if (gone_) {
+            notify();
+            return;
+        }
+        if (started_) {
+            return;
+        }
+        started_ = true;
+        running_ = true;
+        asio::co_spawn(socket_.get_executor(), read_ahead(), log_escape);
+    }
+
+    bool gone() const override { return gone_; }
+
+    // Stops reading ahead and waits until the read has ended. Call when the handler returned.
+    asio::awaitable<void> stop() {
+        if (!running_) {
+            co_return;
+        }
+        stopping_ = true;
+        beast::error_code ignored;
+        socket_.cancel(ignored);
+        done_.expires_at(std::chrono::steady_clock::time_point::max());
+        while (running_) {
+            co_await done_.async_wait(kNoThrow);
+        }
+    }
+
+private:
+    asio::awaitable<void> read_ahead() {
+        while (!stopping_ && buffer_.size() < kMaxReadAhead) {
+            auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kNoThrow);
+            if (ec) {
+                if (!stopping_) {
+                    gone_ = true;  // EOF, reset, or any other end of the connection
+                    notify();
+                }
+                break;
+            }
+            buffer_.commit(n);
+        }
+        running_ = false;
+        done_.cancel();
+    }
+
+    void notify() {
+        if (on_gone_) {
+            auto callback = std::exchange(on_gone_, nullptr);
+            callback();
+        }
+    }
+
+    tcp::socket& socket_;
+    beast::flat_buffer& buffer_;
+    asio::steady_timer done_;  // cancelled when read_ahead() ends
+    std::function<void()> on_gone_;
+    bool started_ = false;
+    bool running_ = false;
+    bool stopping_ = false;
+    bool gone_ = false;
+};
+
+// A request no route should see: an HTTP/1.1 request without Host (RFC 9112, section 3.2, asks
+// for 400) or a method herald does not know at all (501, RFC 9110, section 9.1).
+std::optional<Response> framing_refusal(const Request& request) {
+    if (request.method() == beast::http::verb::unknown) {
+        return problem_response(Status::not_implemented,
+                                "unknown-method",
+                                "Method not implemented",
+                                "the server does not know this request method");
+    }
+    if (request.version() >= 11 && request.find(beast::http::field::host) == request.end()) {
+        return problem_response(Status::bad_request,
+                                "missing-host",
+                                "Host header missing",
+                                "an HTTP/1.1 request must carry a Host header",
+                                {FieldProblem{{}, "required", "Host"}});
+    }
+    return std::nullopt;
 }
 
 asio::awaitable<Response> run_handler(const Handler& handler, RequestContext context) {
@@ -161,7 +299,9 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
             co_await beast::http::async_read_header(stream, buffer, parser, kNoThrow);
         if (header_ec) {
             if (!is_silent_close(header_ec)) {
-                co_await write_and_close(*connection, read_failure_response(header_ec));
+                const std::string_view head{static_cast<const char*>(buffer.data().data()),
+                                            buffer.size()};
+                co_await write_and_close(*connection, read_failure_response(header_ec, head));
             }
             break;
         }
@@ -188,7 +328,9 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
         }
         stream.expires_never();
 
-        RequestContext context{parser.release(), {}, shared->next_request_id(), received_at};
+        ConnectionWatch watch(stream.socket(), buffer);
+        RequestContext context{
+            parser.release(), {}, shared->next_request_id(), received_at, &watch};
         bool keep_alive = context.request.keep_alive();
         const std::string method{context.request.method_string()};
         const std::string request_id = context.request_id;
@@ -196,13 +338,32 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
         auto match = shared->router.match(context.request.method(), context.request.target());
         Response response;
         shared->in_flight.fetch_add(1);
-        if (match.handler == nullptr) {
+        if (auto refusal = framing_refusal(context.request)) {
+            response = std::move(*refusal);
+            match.pattern.clear();
+        } else if (match.handler == nullptr) {
             response = std::move(match.error);
         } else {
             context.params = std::move(match.params);
             response = co_await run_handler(*match.handler, std::move(context));
         }
+        co_await watch.stop();
         shared->in_flight.fetch_sub(1);
+
+        if (watch.gone()) {
+            if (shared->observer) {
+                // 499: the "client closed request" of common proxies' access logs.
+                RequestSummary summary{request_id,
+                                       method,
+                                       match.pattern,
+                                       499,
+                                       std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::steady_clock::now() - received_at)};
+                summary.client_gone = true;
+                shared->observer(summary);
+            }
+            break;
+        }
 
         if (shared->draining.load()) {
             keep_alive = false;

@@ -35,6 +35,7 @@ struct RequestSummary {
     int status = 0;
     std::chrono::microseconds duration{0};
     bool write_failed = false;
+    bool client_gone = false;  // the client left while a watching handler ran: not answered
 };
 using RequestObserver = std::function<void(const RequestSummary&)>;
 

@@ -18,6 +18,20 @@ using Response = beast_http::response<beast_http::string_body>;
 using Status = beast_http::status;
 using Verb = beast_http::verb;
 
+// Lets a handler that waits (for a delivery, say) learn that its client has left: closed the
+// connection (FIN) or reset it. The server does not watch the connection while a handler runs
+// until the handler asks with watch(); then it reads ahead on the socket, keeping any pipelined
+// bytes for the next request, until the handler returns. A client gone is not answered.
+// Used only on the connection's I/O thread, and only while the handler runs.
+class PeerWatch {
+public:
+    virtual ~PeerWatch() = default;
+    // Starts watching, once; `on_gone` runs on the connection's thread when the client leaves
+    // (at once when it has already left). Later calls only replace `on_gone`.
+    virtual void watch(std::function<void()> on_gone) = 0;
+    virtual bool gone() const = 0;
+};
+
 // What a handler receives. Passed by value into the handler coroutine, so nothing dangles
 // across a suspension.
 struct RequestContext {
@@ -25,6 +39,7 @@ struct RequestContext {
     std::vector<std::string> params;  // values captured by the route pattern's {name} segments
     std::string request_id;
     std::chrono::steady_clock::time_point received_at;
+    PeerWatch* peer = nullptr;  // the connection, while the handler runs; null outside a server
 };
 
 // A handler runs on the I/O thread that owns the connection and must never block it.

@@ -5,6 +5,7 @@
 
 #include "fixture.hpp"
 
+#include "support/metrics_text.hpp"
 #include "support/net.hpp"
 #include "support/wait.hpp"
 
@@ -113,10 +114,9 @@ protected:
         return read_file(herald.dir() / "herald.err").size();
     }
 
-    // Waits for the start-up line of the run that began after `offset` and expects it to count
-    // `expected` notifications taken over again. L4 also asks for a metric with this count:
-    // /metrics is being added separately; check it here too once it exists.
-    static void expect_takeover_logged(const HeraldPeer& herald,
+    // Waits for the start-up line of the run that began after `offset` and expects it, and the
+    // run's herald_outbox_leases_taken_over_total, to count `expected` notifications taken over.
+    static void expect_takeover_logged(HeraldPeer& herald,
                                        std::size_t offset,
                                        std::int64_t expected) {
         std::vector<std::int64_t> counts;
@@ -126,6 +126,10 @@ protected:
         });
         ASSERT_EQ(counts.size(), 1U) << herald.logs();
         EXPECT_EQ(counts[0], expected) << herald.logs();
+        const auto scraped = herald.client().get("/metrics");
+        EXPECT_EQ(metric_value(scraped.body, "herald_outbox_leases_taken_over_total"),
+                  static_cast<double>(expected))
+            << scraped.body;
     }
 };
 

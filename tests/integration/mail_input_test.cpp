@@ -611,6 +611,24 @@ TEST_F(MailInput, M7ThirtyTwoLevelsInDataAreAcceptedAndDelivered) {
     EXPECT_EQ(string_at(*status, "status"), "sent") << json_text(*status);
 }
 
+// Whatever depth intake accepts, delivery must read back: the stored payload nests as deep as
+// the request did. With the default limit of 64 levels, the body object and `metadata` take two.
+TEST_F(MailInput, M7NotificationNestedToTheDepthLimitIsDelivered) {
+    auto& herald = start_herald({});
+    auto body_nesting = [](std::size_t levels) {
+        return R"({"from":"Notifier <noreply@example.com>","to":["alice@example.com"],)"
+               R"("subject":"Hello","text":"Hi","metadata":{"deep":)" +
+               nested_objects(levels) + "}}";
+    };
+    EXPECT_EQ(herald.post_notification(body_nesting(63)).status, 400);
+
+    const std::string id = accepted_id(herald.post_notification(body_nesting(62)));
+    ASSERT_FALSE(id.empty());
+    const auto status = herald.wait_for_status(id, {"sent", "failed"});
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(string_at(*status, "status"), "sent") << json_text(*status);
+}
+
 TEST_F(MailInput, M7ThirtyTwoLevelsInDataOfTheBaselineBodyAreAccepted) {
     auto& herald = start_herald({});
     const auto response = herald.post_notification(body_with("data-baseline", nested_objects(32)));

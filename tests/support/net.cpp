@@ -217,6 +217,14 @@ void RawConnection::close() {
     }
 }
 
+void RawConnection::reset() {
+    if (fd_ >= 0) {
+        const linger abortive{1, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abortive, sizeof(abortive));
+    }
+    close();
+}
+
 void RawConnection::shutdown_write() {
     if (fd_ >= 0) {
         ::shutdown(fd_, SHUT_WR);

@@ -47,6 +47,8 @@ public:
     // Stops sending (FIN) but keeps reading.
     void shutdown_write();
     void close();
+    // Closes with a TCP reset (SO_LINGER 0) instead of a FIN.
+    void reset();
 
     // Reads one complete response (Content-Length, chunked, or until close), keeping any bytes
     // after it for the next call. nullopt when none completes within `cap` or the peer closes

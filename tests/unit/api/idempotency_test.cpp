@@ -58,8 +58,8 @@ TEST(ReadIdempotencyKey, RefusesEachKindOfBadKeyNamingTheHeader) {
         "a\x7f"
         "b",            // DEL
         "caf\xc3\xa9",  // not ASCII
-        "\"a\\nb\"",    // escape other than \" and \\ 
-        "\"a\"b\"",                                     // unescaped quote inside
+        "\"a\\nb\"",    // an escape other than of a quote or a backslash
+        "\"a\"b\"",     // unescaped quote inside
     };
     for (const auto& value : bad) {
         const auto key = read_idempotency_key(request_with_keys({value}));

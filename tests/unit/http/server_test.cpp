@@ -217,5 +217,38 @@ TEST_F(ServerFixture, DrainFinishesTheRequestInFlightAndClosesIdleConnections) {
     EXPECT_EQ(read_responses(idle, 1), "");
 }
 
+TEST_F(ServerFixture, RefusesAnHttp11RequestWithoutHostWith400NamingHost) {
+    start();
+    auto socket = connect();
+    asio::write(socket, asio::buffer(std::string{"GET /echo/a HTTP/1.1\r\n\r\n"}));
+    const std::string reply = read_responses(socket, 1);
+    EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("\"header\":\"Host\""), std::string::npos) << reply;
+}
+
+TEST_F(ServerFixture, AnswersAnUnknownMethodWith501) {
+    start();
+    auto socket = connect();
+    asio::write(socket, asio::buffer(std::string{"get /echo/a HTTP/1.1\r\nHost: x\r\n\r\n"}));
+    const std::string reply = read_responses(socket, 1);
+    EXPECT_NE(reply.find("HTTP/1.1 501"), std::string::npos) << reply;
+}
+
+TEST_F(ServerFixture, NamesTheHeaderWhoseValueHoldsAControlCharacter) {
+    start();
+    for (const std::string& value : {std::string{"ab\x01"
+                                                 "cd"},
+                                     std::string{"ab\rcd"},
+                                     std::string{"ab\ncd"}}) {
+        auto socket = connect();
+        asio::write(
+            socket,
+            asio::buffer("GET /echo/a HTTP/1.1\r\nHost: x\r\nX-Trace: " + value + "\r\n\r\n"));
+        const std::string reply = read_responses(socket, 1);
+        EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
+        EXPECT_NE(reply.find("\"header\":\"X-Trace\""), std::string::npos) << reply;
+    }
+}
+
 }  // namespace
 }  // namespace herald::http

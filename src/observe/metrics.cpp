@@ -1,0 +1,67 @@
+#include "observe/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <array>
+
+namespace herald::observe {
+namespace {
+
+constexpr std::array<std::string_view, 6> kIntakeOutcomes = {
+    "accepted", "replayed", "deduplicated", "rejected_invalid", "store_unavailable", "client_gone"};
+
+prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& registry,
+                                                        const std::string& name,
+                                                        const std::string& help) {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+}
+
+}  // namespace
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      attempts_(counter_family(*registry_,
+                               "herald_delivery_attempts_total",
+                               "Delivery attempts by transport and outcome")),
+      leases_taken_over_(counter_family(*registry_,
+                                        "herald_outbox_leases_taken_over_total",
+                                        "Outbox entries resumed after their previous lease "
+                                        "holder died or lost the lease")
+                             .Add({})) {
+    auto& intake = counter_family(
+        *registry_, "herald_intake_requests_total", "POST /v1/notifications by outcome");
+    for (std::size_t i = 0; i < kIntakeOutcomes.size(); ++i) {
+        intake_[i] = &intake.Add({{"outcome", std::string{kIntakeOutcomes[i]}}});
+    }
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::count_intake(IntakeOutcome outcome) {
+    intake_[static_cast<std::size_t>(outcome)]->Increment();
+}
+
+void Metrics::count_attempt(std::string_view transport, std::string_view outcome) {
+    attempts_.Add({{"transport", std::string{transport}}, {"outcome", std::string{outcome}}})
+        .Increment();
+}
+
+void Metrics::count_leases_taken_over(std::int64_t entries) {
+    if (entries > 0) {
+        leases_taken_over_.Increment(static_cast<double>(entries));
+    }
+}
+
+std::string Metrics::render() const {
+    return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+}
+
+Metrics& Metrics::unobserved() {
+    static Metrics sink;
+    return sink;
+}
+
+}  // namespace herald::observe

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Counter;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace herald::observe {
+
+// What became of one POST /v1/notifications.
+enum class IntakeOutcome {
+    accepted,           // a new notification was stored (202, or 200 after Prefer: wait)
+    replayed,           // an Idempotency-Key repeat got the first response again
+    deduplicated,       // a keyless repeat inside the content window got the first response
+    rejected_invalid,   // refused for its content: 400, 401, 415, 422
+    store_unavailable,  // the store could not take it: 503
+    client_gone,        // the client closed or reset its connection before it was answered
+};
+
+// herald's metrics in the Prometheus text format (`herald_` prefix, units in names). The
+// families exist from construction, so every series an operator graphs is there (at 0) before
+// the first event. Thread-safe: counting is lock-free for the fixed series and takes one short
+// lock for a labelled series seen for the first time.
+//
+//   herald_intake_requests_total{outcome}             counter, IntakeOutcome names
+//   herald_delivery_attempts_total{transport,outcome}  counter: sent, transient, permanent,
+//                                                      ambiguous
+//   herald_outbox_leases_taken_over_total              counter: entries whose previous owner
+//                                                      died or lost its lease, resumed here
+class Metrics {
+public:
+    Metrics();
+    ~Metrics();
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
+    void count_intake(IntakeOutcome outcome);
+    void count_attempt(std::string_view transport, std::string_view outcome);
+    void count_leases_taken_over(std::int64_t entries);
+
+    // The text exposition format (version 0.0.4) of every series.
+    std::string render() const;
+
+    // A private instance for components built without one (unit tests): counts go nowhere
+    // anyone reads.
+    static Metrics& unobserved();
+
+private:
+    std::shared_ptr<prometheus::Registry> registry_;
+    prometheus::Family<prometheus::Counter>& attempts_;
+    prometheus::Counter* intake_[6];
+    prometheus::Counter& leases_taken_over_;
+};
+
+// The Content-Type of render()'s output.
+inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+}  // namespace herald::observe
