@@ -3,6 +3,7 @@
 #include "api/idempotency.hpp"
 #include "core/await_callback.hpp"
 #include "core/ids.hpp"
+#include "core/text.hpp"
 #include "core/time.hpp"
 #include "mail/message.hpp"
 #include "observe/log.hpp"
@@ -101,23 +102,6 @@ observe::IntakeOutcome intake_outcome(const Response& response) {
     return code >= 500 ? IntakeOutcome::store_unavailable : IntakeOutcome::rejected_invalid;
 }
 
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 // Seconds from a delta-seconds value, bare or quoted; nullopt unless it is all digits. Values
 // too large to matter saturate (any wait is capped far below).
 std::optional<std::chrono::seconds> delta_seconds(std::string_view value) {
@@ -147,14 +131,14 @@ std::optional<std::chrono::seconds> preferred_wait(const http::Request& request)
             const auto comma = rest.find(',');
             // A preference's own parameters follow ';' and do not matter for wait.
             std::string_view preference = rest.substr(0, comma);
-            preference = trim(preference.substr(0, preference.find(';')));
+            preference = core::trim_blanks(preference.substr(0, preference.find(';')));
             rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
             const auto equals = preference.find('=');
             if (equals == std::string_view::npos ||
-                !iequals(trim(preference.substr(0, equals)), "wait")) {
+                !core::iequals_ascii(core::trim_blanks(preference.substr(0, equals)), "wait")) {
                 continue;
             }
-            return delta_seconds(trim(preference.substr(equals + 1)));
+            return delta_seconds(core::trim_blanks(preference.substr(equals + 1)));
         }
     }
     return std::nullopt;

@@ -72,8 +72,8 @@ struct DeliverySettings {
 };
 
 struct IdempotencySettings {
-    std::chrono::milliseconds retention{86400000};  // how long an Idempotency-Key is remembered
-    std::chrono::milliseconds content_window{0};    // dedup by content without a key; 0: off
+    std::chrono::milliseconds retention{86400000};    // how long an Idempotency-Key is remembered
+    std::chrono::milliseconds content_window{0};      // dedup by content without a key; 0: off
     std::chrono::milliseconds sweep_interval{60000};  // how often expired keys are deleted
 };
 

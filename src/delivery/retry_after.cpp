@@ -1,5 +1,7 @@
 #include "delivery/retry_after.hpp"
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -14,16 +16,6 @@ constexpr std::array<std::string_view, 7> kShortDays{
     "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
 constexpr std::array<std::string_view, 7> kLongDays{
     "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"};
-
-std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
 
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
@@ -141,7 +133,7 @@ std::optional<std::int64_t> parse_http_date(std::string_view text) {
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
                                                            core::UnixMs now) {
-    const std::string_view text = trim(value);
+    const std::string_view text = core::trim_blanks(value);
     if (text.empty()) {
         return std::nullopt;
     }

@@ -1,5 +1,6 @@
 #include "http/server.hpp"
 
+#include "core/text.hpp"
 #include "observe/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -41,19 +42,6 @@ struct Connection {
 std::string random_prefix() {
     std::random_device device;
     return fmt::format("{:08x}", device());
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
 }
 
 }  // namespace
@@ -208,7 +196,10 @@ private:
             auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kNoThrow);
             if (ec) {
                 if (!stopping_) {
-                    gone_ = true;  // EOF, reset, or any other end of the connection
+                    // EOF, reset, or any other end of the connection. A client that only shut
+                    // down its sending side (FIN) and would still read the answer is taken as
+                    // gone too: HTTP/1.1 clients do not half-close to wait for an answer.
+                    gone_ = true;
                     notify();
                 }
                 break;
@@ -314,7 +305,7 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
                                      read_failure_response(beast::http::error::body_limit));
             break;
         }
-        if (iequals(header[beast::http::field::expect], "100-continue")) {
+        if (core::iequals_ascii(header[beast::http::field::expect], "100-continue")) {
             static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
             co_await asio::async_write(stream, asio::buffer(kContinue), kNoThrow);
         }

@@ -1,5 +1,6 @@
 #include "mail/address.hpp"
 
+#include "core/text.hpp"
 #include "mail/failure.hpp"
 #include "mail/mime.hpp"
 
@@ -25,17 +26,6 @@ constexpr std::size_t kMaxDomain = 253;
 constexpr std::size_t kMaxLabel = 63;
 // Anything longer is refused before any parsing work (names included).
 constexpr std::size_t kMaxInput = 2048;
-
-std::string_view trim(std::string_view text) {
-    const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
-    while (!text.empty() && is_space(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && is_space(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
 
 bool is_ascii_alnum(unsigned char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -279,11 +269,11 @@ MailboxResult make_mailbox(std::string_view name, std::string_view address) {
         return fail("display name contains a control character");
     }
 
-    auto normalized = normalize_address(trim(address));
+    auto normalized = normalize_address(core::trim_blanks(address));
     if (!normalized) {
         return fail(normalized.error());
     }
-    return Mailbox{std::string{trim(name)}, std::move(*normalized)};
+    return Mailbox{std::string{core::trim_blanks(name)}, std::move(*normalized)};
 }
 
 MailboxResult parse_mailbox(std::string_view text) {
@@ -296,7 +286,7 @@ MailboxResult parse_mailbox(std::string_view text) {
     if (!is_valid_utf8(text)) {
         return fail("is not valid UTF-8");
     }
-    const std::string_view trimmed = trim(text);
+    const std::string_view trimmed = core::trim_blanks(text);
     if (trimmed.empty()) {
         return fail("mailbox is empty");
     }
@@ -320,7 +310,7 @@ MailboxResult parse_mailbox(std::string_view text) {
     if (angle.close != trimmed.size() - 1) {
         return fail("has text after '>'");
     }
-    const std::string name = unquote_phrase(trim(trimmed.substr(0, angle.open)));
+    const std::string name = unquote_phrase(core::trim_blanks(trimmed.substr(0, angle.open)));
     return make_mailbox(name, trimmed.substr(angle.open + 1, angle.close - angle.open - 1));
 }
 

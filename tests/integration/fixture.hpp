@@ -97,6 +97,21 @@ protected:
         return *mockmails_.back();
     }
 
+    // A herald-mockmail that holds every send for `latency_ms` (provider() afterwards), and a
+    // herald delivering to it over its http transport.
+    HeraldPeer& start_herald_with_provider(int latency_ms, HeraldOptions options = {}) {
+        MockmailOptions mock;
+        mock.latency_ms = latency_ms;
+        provider_ = &start_mockmail(mock);
+        options.transport = provider_->send_url();
+        return start_herald(std::move(options));
+    }
+
+    // The provider of start_herald_with_provider().
+    MockmailPeer& provider() {
+        return *provider_;
+    }
+
     SmtpRecorder& start_recorder(SmtpRecorderOptions options = {}) {
         recorders_.push_back(std::make_unique<SmtpRecorder>(options));
         return *recorders_.back();
@@ -170,6 +185,7 @@ private:
     std::vector<std::unique_ptr<MockmailPeer>> mockmails_;
     std::vector<std::unique_ptr<SmtpRecorder>> recorders_;
     std::vector<std::unique_ptr<HeraldPeer>> heralds_;
+    MockmailPeer* provider_ = nullptr;
 };
 
 // A Message-ID without its angle brackets, so herald's GET and the header compare.

@@ -22,27 +22,16 @@ using namespace std::chrono_literals;
 
 class Idempotency : public IntegrationTest {
 protected:
-    // A provider that holds every send for `latency_ms`, and a herald delivering to it.
-    HeraldPeer& start_with_provider(int latency_ms, HeraldOptions options = {}) {
-        MockmailOptions provider;
-        provider.latency_ms = latency_ms;
-        mockmail_ = &start_mockmail(provider);
-        options.transport = mockmail_->send_url();
-        return start_herald(std::move(options));
-    }
-
     // Waits until `id` is sent, then returns how many calls the provider got for it and in all.
     std::pair<std::int64_t, std::size_t> provider_calls_once_sent(HeraldPeer& herald,
                                                                   const std::string& id) {
         const auto status = herald.wait_for_status(id, {"sent", "failed"});
         EXPECT_TRUE(status && string_at(*status, "status") == "sent")
             << (status ? json_text(*status) : "no status");
-        const auto counts = mockmail_->key_counts();
+        const auto counts = provider().key_counts();
         const auto found = counts.find(id);
-        return {found == counts.end() ? 0 : found->second, mockmail_->calls().size()};
+        return {found == counts.end() ? 0 : found->second, provider().calls().size()};
     }
-
-    MockmailPeer* mockmail_ = nullptr;
 };
 
 // Sends `count` copies of one POST at the same moment, each on its own connection.
@@ -83,7 +72,7 @@ std::string problem_field(const HttpResponse& response) {
 }
 
 TEST_F(Idempotency, TwoRacingRequestsWithOneKeyGetOneIdAndTheProviderOneCall) {
-    auto& herald = start_with_provider(2000);
+    auto& herald = start_herald_with_provider(2000);
     const std::string body = json_body(baseline_notification());
 
     const auto racing = post_in_parallel(herald, body, {{"Idempotency-Key", "l3-a"}}, 2);
@@ -102,7 +91,7 @@ TEST_F(Idempotency, TwoRacingRequestsWithOneKeyGetOneIdAndTheProviderOneCall) {
 }
 
 TEST_F(Idempotency, RepeatAfterTheFirstFinishedReplaysItsStatusAndBody) {
-    auto& herald = start_with_provider(2000);
+    auto& herald = start_herald_with_provider(2000);
     const std::string body = json_body(baseline_notification());
     const HeaderList key = {{"Idempotency-Key", "l3-b"}};
 
@@ -123,7 +112,7 @@ TEST_F(Idempotency, RepeatAfterTheFirstFinishedReplaysItsStatusAndBody) {
 }
 
 TEST_F(Idempotency, SameKeyWithAnotherBodyIs422AndSendsNothingNew) {
-    auto& herald = start_with_provider(2000);
+    auto& herald = start_herald_with_provider(2000);
     auto body = baseline_notification();
     const HeaderList key = {{"Idempotency-Key", "l3-c"}};
     const std::string id = accepted_id(herald.post_notification(json_body(body), key));
@@ -141,7 +130,7 @@ TEST_F(Idempotency, SameKeyWithAnotherBodyIs422AndSendsNothingNew) {
 }
 
 TEST_F(Idempotency, FiftyParallelRequestsWithAFreshKeyMakeOneNotificationAndOneCall) {
-    auto& herald = start_with_provider(2000);
+    auto& herald = start_herald_with_provider(2000);
     const std::string body = json_body(baseline_notification());
 
     const auto responses = post_in_parallel(herald, body, {{"Idempotency-Key", "l3-d"}}, 50);

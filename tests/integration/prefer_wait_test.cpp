@@ -23,25 +23,14 @@ using namespace std::chrono_literals;
 
 class PreferWait : public IntegrationTest {
 protected:
-    // A provider that holds every send for `latency_ms`, and a herald delivering to it.
-    HeraldPeer& start_with_provider(int latency_ms, HeraldOptions options = {}) {
-        MockmailOptions provider;
-        provider.latency_ms = latency_ms;
-        mockmail_ = &start_mockmail(provider);
-        options.transport = mockmail_->send_url();
-        return start_herald(std::move(options));
-    }
-
     static std::string body() { return json_body(baseline_notification()); }
 
     // The provider's calls for notification `id`.
     std::int64_t calls_for(const std::string& id) {
-        const auto counts = mockmail_->key_counts();
+        const auto counts = provider().key_counts();
         const auto found = counts.find(id);
         return found == counts.end() ? 0 : found->second;
     }
-
-    MockmailPeer* mockmail_ = nullptr;
 };
 
 double intake(HeraldPeer& herald, const std::string& outcome) {
@@ -61,7 +50,7 @@ std::size_t log_lines_with(HeraldPeer& herald, const std::string& text) {
 }
 
 TEST_F(PreferWait, DeliveryWithinTheWaitIsAnswered200WithTheSentStatus) {
-    auto& herald = start_with_provider(0);
+    auto& herald = start_herald_with_provider(0);
 
     const auto response = herald.post_notification(body(), {{"Prefer", "wait=5"}});
 
@@ -76,7 +65,7 @@ TEST_F(PreferWait, DeliveryWithinTheWaitIsAnswered200WithTheSentStatus) {
 }
 
 TEST_F(PreferWait, DeliverySlowerThanTheWaitIsAnswered202AndStillDelivered) {
-    auto& herald = start_with_provider(3000);
+    auto& herald = start_herald_with_provider(3000);
 
     const auto response = herald.post_notification(body(), {{"Prefer", "respond-async, wait=1"}});
 
@@ -93,7 +82,7 @@ TEST_F(PreferWait, DeliverySlowerThanTheWaitIsAnswered202AndStillDelivered) {
 }
 
 TEST_F(PreferWait, WaitLongerThanTheServerMaximumIsCappedAndSaysSo) {
-    auto& herald = start_with_provider(3000, with_config("[server]\nmax_wait_ms = 1000\n"));
+    auto& herald = start_herald_with_provider(3000, with_config("[server]\nmax_wait_ms = 1000\n"));
 
     const auto response = herald.post_notification(body(), {{"Prefer", "wait=30"}});
 
@@ -102,7 +91,7 @@ TEST_F(PreferWait, WaitLongerThanTheServerMaximumIsCappedAndSaysSo) {
 }
 
 TEST_F(PreferWait, UnusableWaitPreferencesAreIgnored) {
-    auto& herald = start_with_provider(0);
+    auto& herald = start_herald_with_provider(0);
     for (const char* prefer : {"wait=abc", "wait=-1", "wait=", "wait=0", "respond-async", "wait"}) {
         SCOPED_TRACE(prefer);
         const auto response = herald.post_notification(body(), {{"Prefer", prefer}});
@@ -157,17 +146,17 @@ void client_leaves_then_retries(HeraldPeer& herald, MockmailPeer& provider, bool
 }
 
 TEST_F(PreferWait, ClientThatResetsWhileWaitingIsCountedOnceAndItsRetryGetsTheSameSend) {
-    auto& herald = start_with_provider(2000);
-    client_leaves_then_retries(herald, *mockmail_, true);
+    auto& herald = start_herald_with_provider(2000);
+    client_leaves_then_retries(herald, provider(), true);
 }
 
 TEST_F(PreferWait, ClientThatClosesWhileWaitingIsCountedOnceAndItsRetryGetsTheSameSend) {
-    auto& herald = start_with_provider(2000);
-    client_leaves_then_retries(herald, *mockmail_, false);
+    auto& herald = start_herald_with_provider(2000);
+    client_leaves_then_retries(herald, provider(), false);
 }
 
 TEST_F(PreferWait, PipelinedRequestBehindAWaitingOneIsAnsweredInOrder) {
-    auto& herald = start_with_provider(300);
+    auto& herald = start_herald_with_provider(300);
     const std::string payload = body();
     const std::string post =
         "POST /v1/notifications HTTP/1.1\r\nHost: herald\r\nContent-Type: application/json\r\n"
