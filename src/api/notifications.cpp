@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 
 namespace herald::api {
@@ -49,6 +50,17 @@ bool is_json_content_type(std::string_view value) {
 
 Response store_failure(const boost::system::error_code& ec) {
     using store::StoreError;
+    if (ec == store::make_error_code(StoreError::deadline_expired)) {
+        // The store's queue was too long for this request's deadline: overload, so say when to
+        // come back rather than 504.
+        Response response = http::problem_response(
+            Status::service_unavailable,
+            "deadline-expired",
+            "Deadline expired in the queue",
+            "the notification was not stored: its deadline passed while it waited for the store");
+        response.set(Field::retry_after, "1");
+        return response;
+    }
     Response response = http::problem_response(Status::service_unavailable,
                                                "store-unavailable",
                                                "Temporarily unable to accept",
@@ -89,6 +101,10 @@ boost::json::object view_json(const store::NotificationView& view) {
     return out;
 }
 
+// A Prefer: wait ends this long before the request's deadline, so its answer still arrives in
+// time.
+constexpr std::chrono::milliseconds kAnswerMargin{100};
+
 observe::IntakeOutcome intake_outcome(const Response& response) {
     using observe::IntakeOutcome;
     const unsigned code = response.result_int();
@@ -98,6 +114,9 @@ observe::IntakeOutcome intake_outcome(const Response& response) {
         }
         return response.find("Herald-Deduplicated") == response.end() ? IntakeOutcome::replayed
                                                                       : IntakeOutcome::deduplicated;
+    }
+    if (code == 504) {
+        return IntakeOutcome::deadline_expired;
     }
     return code >= 500 ? IntakeOutcome::store_unavailable : IntakeOutcome::rejected_invalid;
 }
@@ -200,13 +219,17 @@ std::optional<std::string> NotificationsApi::authenticate(const http::Request& r
 
 boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext context) {
     http::PeerWatch* peer = context.peer;
-    Response response = co_await accept(std::move(context));
-    metrics_.count_intake(peer != nullptr && peer->gone() ? observe::IntakeOutcome::client_gone
-                                                          : intake_outcome(response));
+    std::optional<observe::IntakeOutcome> outcome;
+    Response response = co_await accept(std::move(context), outcome);
+    if (peer != nullptr && peer->gone()) {
+        outcome = observe::IntakeOutcome::client_gone;
+    }
+    metrics_.count_intake(outcome.value_or(intake_outcome(response)));
     co_return response;
 }
 
-boost::asio::awaitable<Response> NotificationsApi::accept(http::RequestContext context) {
+boost::asio::awaitable<Response> NotificationsApi::accept(
+    http::RequestContext context, std::optional<observe::IntakeOutcome>& outcome) {
     const auto client = authenticate(context.request);
     if (!client) {
         co_return unauthorized();
@@ -284,8 +307,13 @@ boost::asio::awaitable<Response> NotificationsApi::accept(http::RequestContext c
     std::string accepted_body = boost::json::serialize(boost::json::object{
         {"id", id}, {"status", "queued"}, {"created_at", core::format_rfc3339(now)}});
 
-    store::NewNotification record{
-        id, *client, message.message_id, boost::json::serialize(payload), now, now, {}};
+    store::NewNotification record;
+    record.id = id;
+    record.client = *client;
+    record.message_id = message.message_id;
+    record.payload = boost::json::serialize(payload);
+    record.created_at = now;
+    record.due_at = now;
     if (key->has_value() || options_.content_dedup_window.count() > 0) {
         std::string fingerprint = request_fingerprint(*valid);
         store::IdempotencyRecord idempotency;
@@ -306,9 +334,27 @@ boost::asio::awaitable<Response> NotificationsApi::accept(http::RequestContext c
     const bool by_content =
         record.idempotency && record.idempotency->kind == store::DedupKind::content;
 
+    // From here on the request waits for the store: a client that leaves, or a deadline that
+    // passes, before the writer takes it means the write is never made.
+    auto abandoned = std::make_shared<std::atomic<bool>>(false);
+    if (context.peer != nullptr) {
+        context.peer->watch([abandoned] { abandoned->store(true); });
+    }
+    record.deadline = context.deadline;
+    record.abandoned = abandoned;
+
     auto stored = co_await core::await_call<boost::system::result<store::InsertOutcome>>(
         store_, &store::Store::insert, std::move(record));
     if (!stored) {
+        if (stored.error() == store::StoreError::abandoned) {
+            observe::info("client gone",
+                          {{"request_id", context.request_id},
+                           {"notification_id", id},
+                           {"stage", "queued for the store"}});
+        }
+        if (stored.error() == store::StoreError::deadline_expired) {
+            outcome = observe::IntakeOutcome::deadline_expired;
+        }
         co_return store_failure(stored.error());
     }
 
@@ -361,9 +407,13 @@ boost::asio::awaitable<Response> NotificationsApi::answer_after_wait(
     if (context.peer != nullptr) {
         context.peer->watch([waiter] { waiter->interrupt(); });
     }
-    const auto outcome = co_await waiter->wait_until(context.received_at + honoured);
+    // The answer must leave before the client's deadline, with a margin for writing it.
+    const auto until = std::min(context.received_at + honoured, context.deadline - kAnswerMargin);
+    const auto outcome = co_await waiter->wait_until(until);
+    const auto waited =
+        std::max(until - context.received_at, std::chrono::steady_clock::duration{});
     const std::string applied =
-        fmt::format("wait={}", std::chrono::duration_cast<std::chrono::seconds>(honoured).count());
+        fmt::format("wait={}", std::chrono::duration_cast<std::chrono::seconds>(waited).count());
 
     if (context.peer != nullptr && context.peer->gone()) {
         observe::info("client gone",

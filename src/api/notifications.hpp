@@ -65,7 +65,10 @@ public:
 
 private:
     boost::asio::awaitable<http::Response> create(http::RequestContext context);
-    boost::asio::awaitable<http::Response> accept(http::RequestContext context);
+    // Handles one POST; sets `outcome` where the response alone does not tell it. The caller
+    // awaits at once, so the reference outlives every suspension.
+    boost::asio::awaitable<http::Response> accept(http::RequestContext context,
+                                                  std::optional<observe::IntakeOutcome>& outcome);
     // The answer to a new notification once `waiter` has seen it finish or the wait ran out.
     boost::asio::awaitable<http::Response> answer_after_wait(
         http::RequestContext context,

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -124,12 +125,26 @@ void warn_about_unknown_environment() {
     for (char** entry = environ; *entry != nullptr; ++entry) {
         const std::string_view variable{*entry};
         const std::string name{variable.substr(0, variable.find('='))};
-        const bool other_use = name == "HERALD_CONFIG" || name == "HERALD_API_KEY";
+        const bool other_use = name == "HERALD_CONFIG" || name == "HERALD_API_KEY" ||
+                               name.starts_with("HERALD_DEBUG_");
         if (name.starts_with("HERALD_") && !other_use &&
             std::find(known.begin(), known.end(), name) == known.end()) {
             observe::warn("unknown environment variable ignored", {{"name", name}});
         }
     }
+}
+
+// HERALD_DEBUG_STORE_WRITE_DELAY_MS makes the store writer sleep before each batch, so tests
+// can queue requests behind a slow disk. Not a setting: it exists only to test deadlines and
+// overload, and herald warns when it is on.
+std::chrono::milliseconds debug_write_delay() {
+    const char* value = std::getenv("HERALD_DEBUG_STORE_WRITE_DELAY_MS");
+    if (value == nullptr || *value == '\0') {
+        return std::chrono::milliseconds{0};
+    }
+    const long delay = std::clamp(std::strtol(value, nullptr, 10), 0L, 10000L);
+    observe::warn("debug store write delay on", {{"delay_ms", delay}});
+    return std::chrono::milliseconds{delay};
 }
 
 delivery::TransportOptions transport_options(const config::DeliverySettings& d) {
@@ -191,6 +206,8 @@ http::ServerOptions server_options(const config::ServerSettings& s) {
     options.idle_timeout = s.idle_timeout;
     options.max_header_bytes = s.max_header_bytes;
     options.max_body_bytes = s.max_body_bytes;
+    options.deadlines.default_budget = s.default_request_timeout;
+    options.deadlines.max_budget = s.max_request_timeout;
     return options;
 }
 
@@ -268,6 +285,7 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     store_options.max_batch = settings.store.max_batch;
     store_options.max_queue = settings.store.max_queue;
     store_options.busy_timeout = settings.store.busy_timeout;
+    store_options.debug_write_delay = debug_write_delay();
     auto opened = store::open_store(settings.store.url, store_options);
     if (!opened) {
         return fail("store", opened.error());
@@ -280,6 +298,7 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     }
     std::unique_ptr<delivery::Transport> transport = std::move(*made);
     observe::Metrics metrics;
+    metrics.declare_transport(transport->name());
     delivery::OutcomeBoard outcomes(static_cast<std::size_t>(settings.server.max_waiters));
     delivery::Dispatcher dispatcher(
         *store, *transport, dispatcher_options(settings.delivery, outcomes, metrics));

@@ -25,6 +25,9 @@ struct ServerSettings {
     // timeouts, so the answer comes before the client gives up.
     std::chrono::milliseconds max_wait{8000};
     int max_waiters = 1024;  // requests waiting for delivery at once; beyond: answered at once
+    // A request's deadline without timeout headers: below common 10 s client timeouts.
+    std::chrono::milliseconds default_request_timeout{9000};
+    std::chrono::milliseconds max_request_timeout{30000};  // the most a timeout header can ask
 };
 
 struct LimitSettings {

@@ -227,8 +227,9 @@ private:
     bool gone_ = false;
 };
 
-// A request no route should see: an HTTP/1.1 request without Host (RFC 9112, section 3.2, asks
-// for 400) or a method herald does not know at all (501, RFC 9110, section 9.1).
+// A request no route should see: an HTTP/1.1 request without Host or with more than one (RFC
+// 9112, section 3.2, asks for 400), or a method herald does not know at all (501, RFC 9110,
+// section 9.1).
 std::optional<Response> framing_refusal(const Request& request) {
     if (request.method() == beast::http::verb::unknown) {
         return problem_response(Status::not_implemented,
@@ -236,7 +237,15 @@ std::optional<Response> framing_refusal(const Request& request) {
                                 "Method not implemented",
                                 "the server does not know this request method");
     }
-    if (request.version() >= 11 && request.find(beast::http::field::host) == request.end()) {
+    const auto [first_host, end_host] = request.equal_range(beast::http::field::host);
+    if (first_host != end_host && std::next(first_host) != end_host) {
+        return problem_response(Status::bad_request,
+                                "duplicate-host",
+                                "Host header repeated",
+                                "a request must carry one Host header",
+                                {FieldProblem{{}, "sent more than once", "Host"}});
+    }
+    if (request.version() >= 11 && first_host == end_host) {
         return problem_response(Status::bad_request,
                                 "missing-host",
                                 "Host header missing",
@@ -322,6 +331,10 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
         ConnectionWatch watch(stream.socket(), buffer);
         RequestContext context{
             parser.release(), {}, shared->next_request_id(), received_at, &watch};
+        const auto budget = request_budget(context.request, options.deadlines);
+        if (budget) {
+            context.deadline = received_at + *budget;
+        }
         bool keep_alive = context.request.keep_alive();
         const std::string method{context.request.method_string()};
         const std::string request_id = context.request_id;
@@ -332,6 +345,17 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
         if (auto refusal = framing_refusal(context.request)) {
             response = std::move(*refusal);
             match.pattern.clear();
+        } else if (!budget) {
+            response = problem_response(Status::bad_request,
+                                        "invalid-timeout",
+                                        "Invalid timeout header",
+                                        budget.error().header + ": " + budget.error().detail,
+                                        {budget.error()});
+        } else if (std::chrono::steady_clock::now() >= context.deadline) {
+            response = problem_response(Status::gateway_timeout,
+                                        "deadline-expired",
+                                        "Deadline expired",
+                                        "the request's deadline passed before it could be handled");
         } else if (match.handler == nullptr) {
             response = std::move(match.error);
         } else {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "http/deadline.hpp"
 #include "http/io_pool.hpp"
 #include "http/router.hpp"
 
@@ -24,6 +25,7 @@ struct ServerOptions {
     std::chrono::milliseconds write_timeout{30000};
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_body_bytes = 1024 * 1024;
+    DeadlineOptions deadlines;  // each request's deadline, from its arrival
 };
 
 // Called once per answered request, on the I/O thread, after the response was written (or the
@@ -41,7 +43,10 @@ using RequestObserver = std::function<void(const RequestSummary&)>;
 
 // An HTTP/1.1 server: keep-alive, pipelined requests answered in order, limits on header and
 // body size and on the time to read them, and a cap on open connections (a connection over the
-// cap gets 503 with Retry-After and is closed without its request being read).
+// cap gets 503 with Retry-After and is closed without its request being read). Each request
+// gets a deadline from its timeout headers (deadline.hpp): a malformed one is answered 400
+// naming the header, and a request whose deadline has passed by the time it is read is
+// answered 504 without its handler running.
 //
 // Threads: accepting runs on the pool's first context; each connection runs on one context
 // for its whole life. The Router must outlive the server and not change once serving starts.

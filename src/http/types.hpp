@@ -40,6 +40,9 @@ struct RequestContext {
     std::string request_id;
     std::chrono::steady_clock::time_point received_at;
     PeerWatch* peer = nullptr;  // the connection, while the handler runs; null outside a server
+    // When the client stops waiting (see request_budget in deadline.hpp); work that cannot
+    // finish by then should not start.
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 // A handler runs on the I/O thread that owns the connection and must never block it.

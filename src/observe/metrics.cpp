@@ -10,8 +10,13 @@
 namespace herald::observe {
 namespace {
 
-constexpr std::array<std::string_view, 6> kIntakeOutcomes = {
-    "accepted", "replayed", "deduplicated", "rejected_invalid", "store_unavailable", "client_gone"};
+constexpr std::array<std::string_view, 7> kIntakeOutcomes = {"accepted",
+                                                             "replayed",
+                                                             "deduplicated",
+                                                             "rejected_invalid",
+                                                             "store_unavailable",
+                                                             "client_gone",
+                                                             "deadline_expired"};
 
 prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& registry,
                                                         const std::string& name,
@@ -42,6 +47,12 @@ Metrics::~Metrics() = default;
 
 void Metrics::count_intake(IntakeOutcome outcome) {
     intake_[static_cast<std::size_t>(outcome)]->Increment();
+}
+
+void Metrics::declare_transport(std::string_view transport) {
+    for (const char* outcome : {"sent", "transient", "permanent", "ambiguous"}) {
+        attempts_.Add({{"transport", std::string{transport}}, {"outcome", outcome}});
+    }
 }
 
 void Metrics::count_attempt(std::string_view transport, std::string_view outcome) {

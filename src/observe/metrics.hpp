@@ -22,6 +22,7 @@ enum class IntakeOutcome {
     rejected_invalid,   // refused for its content: 400, 401, 415, 422
     store_unavailable,  // the store could not take it: 503
     client_gone,        // the client closed or reset its connection before it was answered
+    deadline_expired,   // its deadline passed before it could be stored: 504, or 503 from the queue
 };
 
 // herald's metrics in the Prometheus text format (`herald_` prefix, units in names). The
@@ -42,6 +43,9 @@ public:
     Metrics& operator=(const Metrics&) = delete;
 
     void count_intake(IntakeOutcome outcome);
+    // Creates the attempt series of `transport` at 0 for every outcome, so that they exist
+    // before its first attempt. Call once the transport is known.
+    void declare_transport(std::string_view transport);
     void count_attempt(std::string_view transport, std::string_view outcome);
     void count_leases_taken_over(std::int64_t entries);
 
@@ -55,7 +59,7 @@ public:
 private:
     std::shared_ptr<prometheus::Registry> registry_;
     prometheus::Family<prometheus::Counter>& attempts_;
-    prometheus::Counter* intake_[6];
+    prometheus::Counter* intake_[7];
     prometheus::Counter& leases_taken_over_;
 };
 

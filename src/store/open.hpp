@@ -16,6 +16,9 @@ struct StoreOptions {
     int max_batch = 256;    // writes sharing one transaction and one commit
     int max_queue = 10000;  // inserts (and, apart, reads) waiting; beyond it: overloaded
     std::chrono::milliseconds busy_timeout{5000};  // wait for a lock held by another connection
+    // For tests only (a slow disk on demand): the writer sleeps this long after taking each
+    // batch, before it looks at the batch's deadlines. Zero in production.
+    std::chrono::milliseconds debug_write_delay{0};
 };
 
 // Opens the store named by `url` and starts its threads. Supported: "sqlite:PATH" (the file is

@@ -35,6 +35,10 @@ public:
                 return "the store is shutting down";
             case StoreError::already_exists:
                 return "the notification already exists";
+            case StoreError::deadline_expired:
+                return "the write was still queued at its deadline";
+            case StoreError::abandoned:
+                return "the requester gave up before the write ran";
         }
         return "unknown store error";
     }

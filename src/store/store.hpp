@@ -5,8 +5,11 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,12 +28,14 @@ std::optional<Status> parse_status(std::string_view text);
 
 // Errors the store reports as values.
 enum class StoreError {
-    stale_lease = 1,  // the fencing token no longer matches: another owner holds the entry
-    not_found,        // no such notification (or the client may not see it)
-    unavailable,      // the database failed (I/O error, disk full, locked past its timeout)
-    overloaded,       // intake's queue is full; try again later (insert, find, ping only)
-    shutting_down,    // the store is stopping and takes no new work
-    already_exists,   // a notification with this id (or client and idempotency key) exists
+    stale_lease = 1,   // the fencing token no longer matches: another owner holds the entry
+    not_found,         // no such notification (or the client may not see it)
+    unavailable,       // the database failed (I/O error, disk full, locked past its timeout)
+    overloaded,        // intake's queue is full; try again later (insert, find, ping only)
+    shutting_down,     // the store is stopping and takes no new work
+    already_exists,    // a notification with this id (or client and idempotency key) exists
+    deadline_expired,  // the write was still queued at its deadline: not performed
+    abandoned,  // the requester gave up (its client left) before the write ran: not performed
 };
 const boost::system::error_category& store_category();
 boost::system::error_code make_error_code(StoreError e);
@@ -64,6 +69,10 @@ struct NewNotification {
     UnixMs created_at = 0;
     UnixMs due_at = 0;
     std::optional<IdempotencyRecord> idempotency;
+    // When the write stops mattering. One still queued at `deadline`, or once `*abandoned` is
+    // true, is not performed (deadline_expired, abandoned); one already running completes.
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    std::shared_ptr<const std::atomic<bool>> abandoned;
 };
 
 struct AttemptView {

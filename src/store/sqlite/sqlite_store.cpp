@@ -10,8 +10,11 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
+#include <chrono>
 #include <exception>
+#include <thread>
 #include <utility>
 
 namespace herald::store::sqlite {
@@ -38,8 +41,27 @@ public:
     bool bounded() const { return bounded_; }
     void set_bounded(bool bounded) { bounded_ = bounded; }
 
+    // Why the job should no longer run (checked when the writer takes it): its deadline passed
+    // or its requester gave up. nullopt: run it.
+    std::optional<StoreError> stale(std::chrono::steady_clock::time_point now) const {
+        if (abandoned_ && abandoned_->load()) {
+            return StoreError::abandoned;
+        }
+        if (now >= deadline_) {
+            return StoreError::deadline_expired;
+        }
+        return std::nullopt;
+    }
+    void set_expiry(std::chrono::steady_clock::time_point deadline,
+                    std::shared_ptr<const std::atomic<bool>> abandoned) {
+        deadline_ = deadline;
+        abandoned_ = std::move(abandoned);
+    }
+
 private:
     bool bounded_ = false;
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+    std::shared_ptr<const std::atomic<bool>> abandoned_;
 };
 
 namespace {
@@ -149,18 +171,22 @@ SqliteStore::SqliteStore(std::string path, const StoreOptions& options)
     : path_(std::move(path)),
       max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch))),
       max_queue_(static_cast<std::size_t>(std::max(1, options.max_queue))),
-      busy_timeout_(options.busy_timeout) {}
+      busy_timeout_(options.busy_timeout),
+      debug_write_delay_(options.debug_write_delay) {}
 
 SqliteStore::~SqliteStore() {
     shutdown();
 }
 
 void SqliteStore::insert(NewNotification notification, Callback<InsertOutcome> done) {
+    const auto deadline = notification.deadline;
+    auto abandoned = notification.abandoned;
     auto job = make_job<InsertOutcome>(
         [notification = std::move(notification)](Connection& db) {
             return insert_notification(db, notification);
         },
         std::move(done));
+    job->set_expiry(deadline, std::move(abandoned));
     submit_write(std::move(job), Admission::bounded);
 }
 
@@ -230,7 +256,8 @@ void SqliteStore::shutdown() {
 }
 
 StoreStats SqliteStore::stats() const {
-    return StoreStats{commits_.load(), writes_run_.load(), writes_queued_.load()};
+    return StoreStats{
+        commits_.load(), writes_run_.load(), writes_queued_.load(), writes_dropped_.load()};
 }
 
 void SqliteStore::submit_write(std::unique_ptr<Job> job, Admission admission) {
@@ -310,8 +337,31 @@ void SqliteStore::writer_main(std::promise<std::string>& ready) {
                 bounded_writes_ -= job->bounded() ? 1 : 0;
             }
         }
-        run_batch(*db, batch);
+        if (debug_write_delay_.count() > 0) {
+            std::this_thread::sleep_for(debug_write_delay_);
+        }
+        drop_stale(batch);
+        if (!batch.empty()) {
+            run_batch(*db, batch);
+        }
     }
+}
+
+// Answers the writes that stopped mattering while they waited (deadline passed, requester gone)
+// without running them, so that a storm of abandoned requests costs no transaction.
+void SqliteStore::drop_stale(Queue& batch) {
+    const auto now = std::chrono::steady_clock::now();
+    auto keep = batch.begin();
+    for (auto& job : batch) {
+        if (const auto reason = job->stale(now)) {
+            job->fail(*reason);
+            job->complete();
+            ++writes_dropped_;
+        } else {
+            *keep++ = std::move(job);
+        }
+    }
+    batch.erase(keep, batch.end());
 }
 
 void SqliteStore::reader_main(std::promise<std::string>& ready) {

@@ -24,9 +24,10 @@ class Job;  // one queued operation; defined in sqlite_store.cpp
 
 // Counters for tests and metrics; read at any time from any thread.
 struct StoreStats {
-    std::uint64_t commits = 0;        // write transactions committed
-    std::uint64_t writes = 0;         // write operations run (inserts, claims, attempts, releases)
-    std::uint64_t queued_writes = 0;  // write operations waiting for the writer right now
+    std::uint64_t commits = 0;         // write transactions committed
+    std::uint64_t writes = 0;          // write operations run (inserts, claims, attempts, releases)
+    std::uint64_t queued_writes = 0;   // write operations waiting for the writer right now
+    std::uint64_t dropped_writes = 0;  // writes answered unrun: deadline passed or requester gone
 };
 
 // The Store on one SQLite file, with two threads of its own:
@@ -35,7 +36,9 @@ struct StoreStats {
 //   up to options.max_batch at a time, runs them in one
 //   BEGIN IMMEDIATE transaction, each inside its own savepoint (a failing write is rolled back
 //   alone), commits once (synchronous=FULL: durable when COMMIT returns), then runs all their
-//   callbacks. Many writes thus share one fsync.
+//   callbacks. Many writes thus share one fsync. A write that stopped mattering while it waited
+//   (NewNotification::deadline passed, or its requester abandoned it) is answered
+//   deadline_expired or abandoned when the writer takes it, without running.
 // - the reader owns a second connection for find() and ping(), so reads never wait behind a
 //   commit (WAL lets them see the last committed state).
 //
@@ -108,6 +111,7 @@ private:
 
     void writer_main(std::promise<std::string>& ready);
     void reader_main(std::promise<std::string>& ready);
+    void drop_stale(Queue& batch);
     void run_batch(Connection& db, Queue& batch);
     bool run_optimistic(Connection& db, Queue& batch);
     std::size_t run_transaction(Connection& db, Queue& batch, std::size_t first);
@@ -118,6 +122,7 @@ private:
     const std::size_t max_batch_;
     const std::size_t max_queue_;
     const std::chrono::milliseconds busy_timeout_;
+    const std::chrono::milliseconds debug_write_delay_;
 
     std::mutex mutex_;  // guards everything below up to the threads
     std::condition_variable write_ready_;
@@ -134,6 +139,7 @@ private:
     std::atomic<std::uint64_t> commits_{0};
     std::atomic<std::uint64_t> writes_run_{0};
     std::atomic<std::uint64_t> writes_queued_{0};
+    std::atomic<std::uint64_t> writes_dropped_{0};
     // Set by the writer when a write transaction is lost to a database failure; cleared when a
     // transaction that changed rows commits. Read by ping() on any thread.
     std::atomic<bool> writes_failing_{false};
