@@ -52,7 +52,7 @@ Response store_failure(const boost::system::error_code& ec) {
     using store::StoreError;
     if (ec == store::make_error_code(StoreError::deadline_expired)) {
         // The store's queue was too long for this request's deadline: overload, so say when to
-        // come back rather than 504.
+        // come back rather than 504. Shortcoming: a fixed 1 s, not derived from the drain rate.
         Response response = http::problem_response(
             Status::service_unavailable,
             "deadline-expired",
@@ -335,7 +335,10 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
         record.idempotency && record.idempotency->kind == store::DedupKind::content;
 
     // From here on the request waits for the store: a client that leaves, or a deadline that
-    // passes, before the writer takes it means the write is never made.
+    // passes, before the writer takes it means the write is never made. Shortcoming: the watch
+    // reads the close only once this I/O thread runs again, so an idle writer may commit the
+    // notification of a client that left a moment before; it is then delivered (at most once,
+    // and a retry with the same Idempotency-Key gets the replay).
     auto abandoned = std::make_shared<std::atomic<bool>>(false);
     if (context.peer != nullptr) {
         context.peer->watch([abandoned] { abandoned->store(true); });
