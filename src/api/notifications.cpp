@@ -48,17 +48,23 @@ bool is_json_content_type(std::string_view value) {
     return lower == "application/json";
 }
 
-Response store_failure(const boost::system::error_code& ec) {
+// Seconds for a Retry-After: the store's own estimate of its backlog, at least 1, at most 60.
+std::string retry_after_seconds(std::chrono::milliseconds estimate) {
+    const auto seconds = (estimate.count() + 999) / 1000;
+    return std::to_string(std::clamp<std::int64_t>(seconds, 1, 60));
+}
+
+Response store_failure(const boost::system::error_code& ec, const store::Store& store) {
     using store::StoreError;
     if (ec == store::make_error_code(StoreError::deadline_expired)) {
         // The store's queue was too long for this request's deadline: overload, so say when to
-        // come back rather than 504. Shortcoming: a fixed 1 s, not derived from the drain rate.
+        // come back (from the store's drain estimate) rather than 504.
         Response response = http::problem_response(
             Status::service_unavailable,
             "deadline-expired",
             "Deadline expired in the queue",
             "the notification was not stored: its deadline passed while it waited for the store");
-        response.set(Field::retry_after, "1");
+        response.set(Field::retry_after, retry_after_seconds(store.drain_estimate()));
         return response;
     }
     Response response = http::problem_response(Status::service_unavailable,
@@ -66,7 +72,7 @@ Response store_failure(const boost::system::error_code& ec) {
                                                "Temporarily unable to accept",
                                                "the notification was not stored; retry later");
     const bool busy = ec == store::make_error_code(StoreError::overloaded);
-    response.set(Field::retry_after, busy ? "1" : "5");
+    response.set(Field::retry_after, busy ? retry_after_seconds(store.drain_estimate()) : "5");
     return response;
 }
 
@@ -358,7 +364,10 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
         if (stored.error() == store::StoreError::deadline_expired) {
             outcome = observe::IntakeOutcome::deadline_expired;
         }
-        co_return store_failure(stored.error());
+        if (stored.error() == store::StoreError::overloaded) {
+            outcome = observe::IntakeOutcome::shed_overload;
+        }
+        co_return store_failure(stored.error(), store_);
     }
 
     using Kind = store::InsertOutcome::Kind;
@@ -462,7 +471,7 @@ boost::asio::awaitable<Response> NotificationsApi::show(http::RequestContext con
         if (found.error() == store::make_error_code(store::StoreError::not_found)) {
             co_return not_found();
         }
-        co_return store_failure(found.error());
+        co_return store_failure(found.error(), store_);
     }
     co_return http::json_response(Status::ok, view_json(*found));
 }

@@ -201,6 +201,7 @@ api::ApiOptions api_options(const config::Settings& s,
 http::ServerOptions server_options(const config::ServerSettings& s) {
     http::ServerOptions options;
     options.max_connections = static_cast<std::size_t>(s.max_connections);
+    options.max_in_flight = static_cast<std::size_t>(s.max_in_flight);
     options.header_timeout = s.header_timeout;
     options.body_timeout = s.body_timeout;
     options.idle_timeout = s.idle_timeout;
@@ -285,6 +286,8 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     store_options.max_batch = settings.store.max_batch;
     store_options.max_queue = settings.store.max_queue;
     store_options.busy_timeout = settings.store.busy_timeout;
+    store_options.queue_target = settings.store.queue_target;
+    store_options.queue_interval = settings.store.queue_interval;
     store_options.debug_write_delay = debug_write_delay();
     auto opened = store::open_store(settings.store.url, store_options);
     if (!opened) {

@@ -173,6 +173,7 @@ const std::vector<Field>& fields() {
         f.push_back(text_field("server.listen", [](Settings& s) -> auto& { return s.server.listen; }));
         f.push_back(integer_field("server.io_threads", [](Settings& s) -> auto& { return s.server.io_threads; }, 0, 256));
         f.push_back(integer_field("server.max_connections", [](Settings& s) -> auto& { return s.server.max_connections; }, 1, 1000000));
+        f.push_back(integer_field("server.max_in_flight", [](Settings& s) -> auto& { return s.server.max_in_flight; }, 1, 1000000));
         f.push_back(millis_field("server.header_timeout_ms", [](Settings& s) -> auto& { return s.server.header_timeout; }, 1, 3600000));
         f.push_back(millis_field("server.body_timeout_ms", [](Settings& s) -> auto& { return s.server.body_timeout; }, 1, 3600000));
         f.push_back(millis_field("server.idle_timeout_ms", [](Settings& s) -> auto& { return s.server.idle_timeout; }, 1, 3600000));
@@ -192,6 +193,8 @@ const std::vector<Field>& fields() {
         f.push_back(integer_field("store.max_batch", [](Settings& s) -> auto& { return s.store.max_batch; }, 1, 100000));
         f.push_back(integer_field("store.max_queue", [](Settings& s) -> auto& { return s.store.max_queue; }, 1, 10000000));
         f.push_back(millis_field("store.busy_timeout_ms", [](Settings& s) -> auto& { return s.store.busy_timeout; }, 0, 600000));
+        f.push_back(millis_field("store.queue_target_ms", [](Settings& s) -> auto& { return s.store.queue_target; }, 1, 60000));
+        f.push_back(millis_field("store.queue_interval_ms", [](Settings& s) -> auto& { return s.store.queue_interval; }, 1, 600000));
         f.push_back(text_field("delivery.transport", [](Settings& s) -> auto& { return s.delivery.transport; }));
         f.push_back(integer_field("delivery.concurrency", [](Settings& s) -> auto& { return s.delivery.concurrency; }, 1, 10000));
         f.push_back(integer_field("delivery.max_attempts", [](Settings& s) -> auto& { return s.delivery.max_attempts; }, 1, 1000));

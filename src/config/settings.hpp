@@ -15,6 +15,7 @@ struct ServerSettings {
     std::string listen = "127.0.0.1:8080";
     int io_threads = 0;  // 0: one per core
     int max_connections = 1024;
+    int max_in_flight = 4096;  // requests handled at once; beyond: 503 with Retry-After
     std::chrono::milliseconds header_timeout{10000};  // to read a request's headers
     std::chrono::milliseconds body_timeout{30000};    // to read a request's body
     std::chrono::milliseconds idle_timeout{60000};    // keep-alive connection with no request
@@ -43,6 +44,9 @@ struct StoreSettings {
     int max_batch = 256;                         // writes sharing one commit
     int max_queue = 10000;  // new notifications (and, apart, reads) waiting; beyond: 503
     std::chrono::milliseconds busy_timeout{5000};
+    // Queue discipline under overload (see docs/architecture.md).
+    std::chrono::milliseconds queue_target{5};
+    std::chrono::milliseconds queue_interval{100};
 };
 
 struct SmtpSettings {

@@ -351,6 +351,12 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
                                         "Invalid timeout header",
                                         budget.error().header + ": " + budget.error().detail,
                                         {budget.error()});
+        } else if (shared->in_flight.load() > options.max_in_flight) {
+            response = problem_response(Status::service_unavailable,
+                                        "overloaded",
+                                        "Too many requests in flight",
+                                        "the server is handling as many requests as it takes");
+            response.set(beast::http::field::retry_after, "1");
         } else if (std::chrono::steady_clock::now() >= context.deadline) {
             response = problem_response(Status::gateway_timeout,
                                         "deadline-expired",

@@ -26,6 +26,8 @@ struct ServerOptions {
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_body_bytes = 1024 * 1024;
     DeadlineOptions deadlines;  // each request's deadline, from its arrival
+    // Requests being handled at once; one more is answered 503 with Retry-After, unhandled.
+    std::size_t max_in_flight = 4096;
 };
 
 // Called once per answered request, on the I/O thread, after the response was written (or the

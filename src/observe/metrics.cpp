@@ -10,13 +10,14 @@
 namespace herald::observe {
 namespace {
 
-constexpr std::array<std::string_view, 7> kIntakeOutcomes = {"accepted",
+constexpr std::array<std::string_view, 8> kIntakeOutcomes = {"accepted",
                                                              "replayed",
                                                              "deduplicated",
                                                              "rejected_invalid",
                                                              "store_unavailable",
                                                              "client_gone",
-                                                             "deadline_expired"};
+                                                             "deadline_expired",
+                                                             "shed_overload"};
 
 prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& registry,
                                                         const std::string& name,

@@ -23,6 +23,7 @@ enum class IntakeOutcome {
     store_unavailable,  // the store could not take it: 503
     client_gone,        // the client closed or reset its connection before it was answered
     deadline_expired,   // its deadline passed before it could be stored: 504, or 503 from the queue
+    shed_overload,      // refused because the store's queue was full or standing: 503
 };
 
 // herald's metrics in the Prometheus text format (`herald_` prefix, units in names). The
@@ -59,7 +60,7 @@ public:
 private:
     std::shared_ptr<prometheus::Registry> registry_;
     prometheus::Family<prometheus::Counter>& attempts_;
-    prometheus::Counter* intake_[7];
+    prometheus::Counter* intake_[8];
     prometheus::Counter& leases_taken_over_;
 };
 

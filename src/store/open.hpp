@@ -16,6 +16,11 @@ struct StoreOptions {
     int max_batch = 256;    // writes sharing one transaction and one commit
     int max_queue = 10000;  // inserts (and, apart, reads) waiting; beyond it: overloaded
     std::chrono::milliseconds busy_timeout{5000};  // wait for a lock held by another connection
+    // Queue discipline for intake writes (see SqliteStore): a queue that has not drained for
+    // `queue_interval` is standing; then writes that waited longer than `queue_target` are
+    // refused as overloaded and the newest are written first.
+    std::chrono::milliseconds queue_target{5};
+    std::chrono::milliseconds queue_interval{100};
     // For tests only (a slow disk on demand): the writer sleeps this long after taking each
     // batch, before it looks at the batch's deadlines. Zero in production.
     std::chrono::milliseconds debug_write_delay{0};

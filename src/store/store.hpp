@@ -194,6 +194,10 @@ public:
     // Succeeds when the database answers a trivial query.
     virtual void ping(Callback<void> done) = 0;
 
+    // How long the writes waiting now would take to drain at the recent pace: the basis of the
+    // Retry-After of an intake refused for overload. Thread-safe and cheap.
+    virtual std::chrono::milliseconds drain_estimate() const { return std::chrono::seconds{1}; }
+
     // Stops taking work, finishes what is queued, and joins the store's threads. Idempotent.
     virtual void shutdown() = 0;
 };

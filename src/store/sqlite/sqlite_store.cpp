@@ -52,6 +52,9 @@ public:
         }
         return std::nullopt;
     }
+    std::chrono::steady_clock::time_point enqueued_at() const { return enqueued_at_; }
+    void set_enqueued_at(std::chrono::steady_clock::time_point at) { enqueued_at_ = at; }
+
     void set_expiry(std::chrono::steady_clock::time_point deadline,
                     std::shared_ptr<const std::atomic<bool>> abandoned) {
         deadline_ = deadline;
@@ -62,6 +65,7 @@ private:
     bool bounded_ = false;
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
     std::shared_ptr<const std::atomic<bool>> abandoned_;
+    std::chrono::steady_clock::time_point enqueued_at_{};
 };
 
 namespace {
@@ -172,6 +176,8 @@ SqliteStore::SqliteStore(std::string path, const StoreOptions& options)
       max_batch_(static_cast<std::size_t>(std::max(1, options.max_batch))),
       max_queue_(static_cast<std::size_t>(std::max(1, options.max_queue))),
       busy_timeout_(options.busy_timeout),
+      queue_target_(options.queue_target),
+      queue_interval_(options.queue_interval),
       debug_write_delay_(options.debug_write_delay) {}
 
 SqliteStore::~SqliteStore() {
@@ -256,13 +262,17 @@ void SqliteStore::shutdown() {
 }
 
 StoreStats SqliteStore::stats() const {
-    return StoreStats{
-        commits_.load(), writes_run_.load(), writes_queued_.load(), writes_dropped_.load()};
+    return StoreStats{commits_.load(),
+                      writes_run_.load(),
+                      writes_queued_.load(),
+                      writes_dropped_.load(),
+                      writes_shed_.load()};
 }
 
 void SqliteStore::submit_write(std::unique_ptr<Job> job, Admission admission) {
     const bool bounded = admission == Admission::bounded;
     job->set_bounded(bounded);
+    job->set_enqueued_at(std::chrono::steady_clock::now());
     StoreError refusal{};
     {
         const std::lock_guard lock(mutex_);
@@ -321,30 +331,108 @@ void SqliteStore::writer_main(std::promise<std::string>& ready) {
     }
     ready.set_value({});
 
+    last_drained_ = std::chrono::steady_clock::now();
     for (;;) {
         Queue batch;
+        Queue shed;
         {
             std::unique_lock lock(mutex_);
-            write_ready_.wait(lock, [this] { return stopping_ || !writes_.empty(); });
+            if (writes_.empty() && !stopping_) {
+                write_ready_.wait(lock, [this] { return stopping_ || !writes_.empty(); });
+                last_drained_ = std::chrono::steady_clock::now();  // empty until just now
+            }
             if (writes_.empty()) {
                 return;  // stopping, and everything queued has been written
             }
-            const std::size_t take = std::min(max_batch_, writes_.size());
-            std::move(writes_.begin(), writes_.begin() + take, std::back_inserter(batch));
-            writes_.erase(writes_.begin(), writes_.begin() + take);
+            take_batch(batch, shed);
             writes_queued_ = writes_.size();
             for (const auto& job : batch) {
                 bounded_writes_ -= job->bounded() ? 1 : 0;
             }
+            for (const auto& job : shed) {
+                bounded_writes_ -= job->bounded() ? 1 : 0;
+            }
         }
+        for (auto& job : shed) {
+            job->fail(StoreError::overloaded);
+            job->complete();
+        }
+        writes_shed_ += shed.size();
         if (debug_write_delay_.count() > 0) {
             std::this_thread::sleep_for(debug_write_delay_);
         }
         drop_stale(batch);
-        if (!batch.empty()) {
-            run_batch(*db, batch);
+        if (batch.empty()) {
+            continue;
+        }
+        const auto started = std::chrono::steady_clock::now();
+        const std::size_t size = batch.size();
+        run_batch(*db, batch);
+        note_batch_time(std::chrono::steady_clock::now() - started, size);
+    }
+}
+
+// Takes the next batch from writes_ (mutex_ held). While some take within the last
+// queue_interval could carry everything that waited, that is FIFO: group commit absorbs bursts,
+// and a slow disk alone never counts as overload. Once every take for a whole interval found
+// more waiting than one batch holds, the queue is standing: waiting longer only makes answers later for
+// clients that are giving up. Then intake writes that waited longer than queue_target plus one
+// batch's write time go to `shed`, and the newest intake writes are taken first (adaptive LIFO),
+// so that fresh requests still succeed. The store's own writes (claims, attempt records,
+// releases) keep their order, go first, and are never shed.
+void SqliteStore::take_batch(Queue& batch, Queue& shed) {
+    const auto now = std::chrono::steady_clock::now();
+    if (writes_.size() <= max_batch_) {
+        last_drained_ = now;  // this take carries everything that waits
+    }
+    const bool overloaded = now - last_drained_ > queue_interval_;
+    if (!overloaded) {
+        const std::size_t take = std::min(max_batch_, writes_.size());
+        std::move(writes_.begin(), writes_.begin() + take, std::back_inserter(batch));
+        writes_.erase(writes_.begin(), writes_.begin() + take);
+    } else {
+        const auto too_old =
+            queue_target_ + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::duration<double, std::micro>(batch_us_.load()));
+        Queue intake;
+        Queue kept;
+        for (auto& job : writes_) {
+            if (!job->bounded()) {
+                (batch.size() < max_batch_ ? batch : kept).push_back(std::move(job));
+            } else if (now - job->enqueued_at() > too_old) {
+                shed.push_back(std::move(job));
+            } else {
+                intake.push_back(std::move(job));
+            }
+        }
+        while (!intake.empty() && batch.size() < max_batch_) {
+            batch.push_back(std::move(intake.back()));
+            intake.pop_back();
+        }
+        writes_.clear();
+        std::move(kept.begin(), kept.end(), std::back_inserter(writes_));
+        std::move(intake.begin(), intake.end(), std::back_inserter(writes_));
+        if (!shed.empty() && !overload_logged_) {
+            observe::warn("store queue overloaded",
+                          {{"shed", shed.size()}, {"waiting", writes_.size()}});
         }
     }
+    overload_logged_ = overloaded;
+}
+
+void SqliteStore::note_batch_time(std::chrono::steady_clock::duration took, std::size_t writes) {
+    const double micros = std::chrono::duration<double, std::micro>(took).count();
+    auto blend = [](std::atomic<double>& average, double sample) {
+        const double previous = average.load();
+        average.store(previous == 0 ? sample : previous * 0.8 + sample * 0.2);
+    };
+    blend(batch_us_, micros);
+    blend(service_us_, micros / static_cast<double>(writes));
+}
+
+std::chrono::milliseconds SqliteStore::drain_estimate() const {
+    const double micros = service_us_.load() * static_cast<double>(writes_queued_.load());
+    return std::chrono::milliseconds{static_cast<std::int64_t>(micros / 1000.0)};
 }
 
 // Answers the writes that stopped mattering while they waited (deadline passed, requester gone)

@@ -28,11 +28,13 @@ struct StoreStats {
     std::uint64_t writes = 0;          // write operations run (inserts, claims, attempts, releases)
     std::uint64_t queued_writes = 0;   // write operations waiting for the writer right now
     std::uint64_t dropped_writes = 0;  // writes answered unrun: deadline passed or requester gone
+    std::uint64_t shed_writes = 0;     // intake writes refused by the queue discipline
 };
 
 // The Store on one SQLite file, with two threads of its own:
 //
-// - the writer owns the only write connection. Writes wait in one FIFO queue; the writer takes
+// - the writer owns the only write connection. Writes wait in one queue (FIFO until it stands:
+//   see take_batch in the .cpp for the discipline under overload); the writer takes
 //   up to options.max_batch at a time, runs them in one
 //   BEGIN IMMEDIATE transaction, each inside its own savepoint (a failing write is rolled back
 //   alone), commits once (synchronous=FULL: durable when COMMIT returns), then runs all their
@@ -94,6 +96,7 @@ public:
     void shutdown() override;
 
     StoreStats stats() const;
+    std::chrono::milliseconds drain_estimate() const override;
 
 private:
     using Queue = std::deque<std::unique_ptr<Job>>;
@@ -111,7 +114,9 @@ private:
 
     void writer_main(std::promise<std::string>& ready);
     void reader_main(std::promise<std::string>& ready);
+    void take_batch(Queue& batch, Queue& shed);
     void drop_stale(Queue& batch);
+    void note_batch_time(std::chrono::steady_clock::duration took, std::size_t writes);
     void run_batch(Connection& db, Queue& batch);
     bool run_optimistic(Connection& db, Queue& batch);
     std::size_t run_transaction(Connection& db, Queue& batch, std::size_t first);
@@ -122,6 +127,8 @@ private:
     const std::size_t max_batch_;
     const std::size_t max_queue_;
     const std::chrono::milliseconds busy_timeout_;
+    const std::chrono::milliseconds queue_target_;
+    const std::chrono::milliseconds queue_interval_;
     const std::chrono::milliseconds debug_write_delay_;
 
     std::mutex mutex_;  // guards everything below up to the threads
@@ -140,6 +147,13 @@ private:
     std::atomic<std::uint64_t> writes_run_{0};
     std::atomic<std::uint64_t> writes_queued_{0};
     std::atomic<std::uint64_t> writes_dropped_{0};
+    std::atomic<std::uint64_t> writes_shed_{0};
+    std::atomic<double> service_us_{0};  // recent write time per job (EWMA), for drain_estimate()
+    std::atomic<double> batch_us_{0};    // recent write time per batch (EWMA)
+    // Writer thread only:
+    // The last take that could carry everything waiting (or the end of an idle wait).
+    std::chrono::steady_clock::time_point last_drained_{};
+    bool overload_logged_ = false;
     // Set by the writer when a write transaction is lost to a database failure; cleared when a
     // transaction that changed rows commits. Read by ping() on any thread.
     std::atomic<bool> writes_failing_{false};

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -682,6 +683,103 @@ TEST_F(SqliteStoreTest, SweepDeletesOnlyExpiredKeysInBoundedSteps) {
     ASSERT_TRUE(kept);
     EXPECT_EQ(kept->kind, InsertOutcome::Kind::replayed);
     EXPECT_TRUE(find("old0"));  // sweeping keys never removes notifications
+}
+
+// The queue discipline: the writer is held on SQLite's lock with one single-write batch taken,
+// while three more intake writes queue behind it; releasing the lock lets it take again.
+class QueueDisciplineTest : public SqliteStoreTest {
+protected:
+    // Completes the held write, then the three queued ones, and returns their names in the order
+    // the store answered them, with each outcome.
+    std::vector<std::pair<std::string, bool>> run_held_then_three(StoreOptions options,
+                                                                  std::chrono::milliseconds hold) {
+        store_.reset();
+        store_ = open_store(options);
+        EXPECT_NE(store_, nullptr);
+        std::mutex mutex;
+        std::vector<std::pair<std::string, bool>> order;
+        std::vector<std::unique_ptr<Pending<InsertOutcome>>> pending;
+        auto submit = [&](const std::string& id) {
+            pending.push_back(std::make_unique<Pending<InsertOutcome>>());
+            auto done = pending.back()->callback();
+            store_->insert(notification(id),
+                           [&, id, done](boost::system::result<InsertOutcome> outcome) {
+                               {
+                                   std::lock_guard lock(mutex);
+                                   order.emplace_back(id, outcome.has_value());
+                               }
+                               done(std::move(outcome));
+                           });
+        };
+        {
+            WriteLock lock(db_path());
+            submit("held");
+            wait_until_writer_took_everything();
+            submit("b");
+            submit("c");
+            submit("d");
+            std::this_thread::sleep_for(hold);
+        }
+        for (auto& each : pending) {
+            each->get();
+        }
+        return order;
+    }
+};
+
+TEST_F(QueueDisciplineTest, StandingQueueServesTheNewestIntakeWriteFirst) {
+    const auto order = run_held_then_three({.max_batch = 1,
+                                            .busy_timeout = kLiveness,
+                                            .queue_target = std::chrono::milliseconds{60000},
+                                            .queue_interval = std::chrono::milliseconds{10}},
+                                           std::chrono::milliseconds{100});
+    const std::vector<std::pair<std::string, bool>> expected = {
+        {"held", true}, {"d", true}, {"c", true}, {"b", true}};
+    EXPECT_EQ(order, expected);
+}
+
+// A write is shed once it has waited longer than the target plus one batch's write time: the
+// three queued behind the held batch waited about as long as that batch took, so the newest is
+// still written first; the two left have then waited through a second batch, and are shed.
+TEST_F(QueueDisciplineTest, StandingQueueShedsIntakeWritesThatWaitedBeyondTheTarget) {
+    const auto order = run_held_then_three({.max_batch = 1,
+                                            .busy_timeout = kLiveness,
+                                            .queue_target = std::chrono::milliseconds{20},
+                                            .queue_interval = std::chrono::milliseconds{10}},
+                                           std::chrono::milliseconds{300});
+    const std::vector<std::pair<std::string, bool>> expected = {
+        {"held", true}, {"d", true}, {"b", false}, {"c", false}};
+    EXPECT_EQ(order, expected);
+    EXPECT_EQ(find("b").error(), StoreError::not_found);
+    EXPECT_EQ(store_->stats().shed_writes, 2u);
+}
+
+TEST_F(QueueDisciplineTest, ASlowCommitAloneIsNoOverload) {
+    const auto order = run_held_then_three({.max_batch = 256,
+                                            .busy_timeout = kLiveness,
+                                            .queue_target = std::chrono::milliseconds{1},
+                                            .queue_interval = std::chrono::milliseconds{10}},
+                                           std::chrono::milliseconds{200});
+    const std::vector<std::pair<std::string, bool>> expected = {
+        {"held", true}, {"b", true}, {"c", true}, {"d", true}};
+    EXPECT_EQ(order, expected);
+    EXPECT_EQ(store_->stats().shed_writes, 0u);
+}
+
+TEST_F(SqliteStoreTest, WriteWhoseDeadlinePassedOrWhoseRequesterLeftIsAnsweredUnrun) {
+    auto late = notification("late");
+    late.deadline = std::chrono::steady_clock::now() - std::chrono::milliseconds{1};
+    EXPECT_EQ(insert_with_outcome(late).error(), StoreError::deadline_expired);
+
+    auto left = notification("left");
+    auto gone = std::make_shared<std::atomic<bool>>(true);
+    left.abandoned = gone;
+    EXPECT_EQ(insert_with_outcome(left).error(), StoreError::abandoned);
+
+    EXPECT_EQ(find("late").error(), StoreError::not_found);
+    EXPECT_EQ(find("left").error(), StoreError::not_found);
+    EXPECT_EQ(store_->stats().dropped_writes, 2u);
+    EXPECT_TRUE(insert(notification("on-time")));
 }
 
 }  // namespace
