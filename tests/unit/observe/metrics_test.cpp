@@ -19,7 +19,9 @@ TEST(Metrics, EveryIntakeOutcomeIsExposedAtZeroBeforeAnyRequest) {
                                 "deduplicated",
                                 "rejected_invalid",
                                 "store_unavailable",
-                                "client_gone"}) {
+                                "client_gone",
+                                "deadline_expired",
+                                "shed_overload"}) {
         EXPECT_TRUE(has_line(
             text, std::string{"herald_intake_requests_total{outcome=\""} + outcome + "\"} 0"))
             << text;
