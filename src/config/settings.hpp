@@ -25,6 +25,9 @@ struct ServerSettings {
     // timeouts, so the answer comes before the client gives up.
     std::chrono::milliseconds max_wait{8000};
     int max_waiters = 1024;  // requests waiting for delivery at once; beyond: answered at once
+    // An I/O thread whose event loop runs the watchdog's probe later than this has stalled: the
+    // stall is counted and logged with the request that thread was handling.
+    std::chrono::milliseconds stall_threshold{50};
 };
 
 struct LimitSettings {

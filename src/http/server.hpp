@@ -14,6 +14,10 @@
 #include <mutex>
 #include <string>
 
+namespace herald::observe {
+class LoopActivity;
+}
+
 namespace herald::http {
 
 struct ServerOptions {
@@ -24,6 +28,11 @@ struct ServerOptions {
     std::chrono::milliseconds write_timeout{30000};
     std::size_t max_header_bytes = 16 * 1024;
     std::size_t max_body_bytes = 1024 * 1024;
+    // Where each I/O thread records the request it handles (route pattern and request id), from
+    // the moment its handler starts until its response is written, so that the loop watchdog
+    // can name the request that held a stalled loop. Indexed like the pool's contexts; it has
+    // at least as many slots and outlives the pool. Null: nothing is recorded.
+    observe::LoopActivity* activity = nullptr;
 };
 
 // Called once per answered request, on the I/O thread, after the response was written (or the
