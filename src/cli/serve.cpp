@@ -1,9 +1,12 @@
+#include "api/debug.hpp"
 #include "api/notifications.hpp"
 #include "cli/commands.hpp"
 #include "delivery/dispatcher.hpp"
 #include "delivery/transports.hpp"
 #include "http/server.hpp"
 #include "observe/log.hpp"
+#include "observe/loop_activity.hpp"
+#include "observe/loop_watchdog.hpp"
 #include "observe/metrics.hpp"
 #include "store/open.hpp"
 #include "store/sweeper.hpp"
@@ -28,6 +31,15 @@
 
 namespace herald::cli {
 namespace {
+
+// Set to 1, it adds POST /debug/block (see api/debug.hpp). Deliberately not a setting: nothing in
+// a configuration file can turn it on.
+constexpr const char* kDebugBlockingRouteVariable = "HERALD_DEBUG_BLOCKING_ROUTE";
+
+bool debug_blocking_route_enabled() {
+    const char* value = std::getenv(kDebugBlockingRouteVariable);
+    return value != nullptr && std::string_view{value} == "1";
+}
 
 std::string host_name() {
     char buffer[256] = {};
@@ -198,8 +210,10 @@ api::ApiOptions api_options(const config::Settings& s,
     return options;
 }
 
-http::ServerOptions server_options(const config::ServerSettings& s) {
+http::ServerOptions server_options(const config::ServerSettings& s,
+                                   observe::LoopActivity& activity) {
     http::ServerOptions options;
+    options.activity = &activity;
     options.max_connections = static_cast<std::size_t>(s.max_connections);
     options.max_in_flight = static_cast<std::size_t>(s.max_in_flight);
     options.header_timeout = s.header_timeout;
@@ -310,6 +324,9 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     const std::size_t io_threads = settings.server.io_threads > 0
                                        ? static_cast<std::size_t>(settings.server.io_threads)
                                        : std::max(1u, std::thread::hardware_concurrency());
+    // Declared before the pool: connection coroutines destroyed with the pool's contexts still
+    // clear their slots.
+    observe::LoopActivity activity(io_threads);
     http::IoPool pool(io_threads);
     http::Router router;
     // While paused the dispatcher's loop is not running, so nothing may be posted to it.
@@ -322,9 +339,14 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
                                         templates.get(),
                                         wake_dispatcher);
     notifications.add_routes(router);
-    http::Server server(pool, server_options(settings.server), router, log_request);
+    http::Server server(pool, server_options(settings.server, activity), router, log_request);
     api::add_health_routes(router, *store, [&server] { return server.draining(); });
     api::add_metrics_route(router, metrics);
+    if (debug_blocking_route_enabled()) {
+        api::add_debug_blocking_route(router);
+        observe::warn("debug blocking route enabled",
+                      {{"route", "/debug/block"}, {"variable", kDebugBlockingRouteVariable}});
+    }
 
     auto bound = server.listen(listen->first, listen->second);
     if (!bound) {
@@ -342,6 +364,12 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     store::IdempotencySweeper sweeper(*store, settings.idempotency.sweep_interval);
     sweeper.start();
     pool.start();
+    observe::LoopWatchdog watchdog(
+        pool.contexts(),
+        observe::LoopWatchdogOptions{.stall_threshold = settings.server.stall_threshold},
+        metrics,
+        &activity);
+    watchdog.start();
     observe::info("listening",
                   {{"address", bound->address().to_string()},
                    {"port", bound->port()},
@@ -355,6 +383,7 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     const bool idle = server.wait_idle(settings.server.drain_timeout);
     dispatcher.stop(settings.server.drain_timeout);
     transport->stop();
+    watchdog.stop();
     pool.stop();
     pool.join();
     sweeper.stop();

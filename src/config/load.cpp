@@ -184,6 +184,7 @@ const std::vector<Field>& fields() {
         f.push_back(integer_field("server.max_waiters", [](Settings& s) -> auto& { return s.server.max_waiters; }, 0, 1000000));
         f.push_back(millis_field("server.default_request_timeout_ms", [](Settings& s) -> auto& { return s.server.default_request_timeout; }, 1, 3600000));
         f.push_back(millis_field("server.max_request_timeout_ms", [](Settings& s) -> auto& { return s.server.max_request_timeout; }, 1, 3600000));
+        f.push_back(millis_field("server.stall_threshold_ms", [](Settings& s) -> auto& { return s.server.stall_threshold; }, 1, 60000));
         f.push_back(integer_field("limits.max_json_depth", [](Settings& s) -> auto& { return s.limits.max_json_depth; }, 4, 1000));
         f.push_back(integer_field("limits.max_recipients", [](Settings& s) -> auto& { return s.limits.max_recipients; }, 1, 10000));
         f.push_back(integer_field("limits.max_subject_bytes", [](Settings& s) -> auto& { return s.limits.max_subject_bytes; }, 16, 1 << 20));

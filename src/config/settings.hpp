@@ -29,6 +29,9 @@ struct ServerSettings {
     // A request's deadline without timeout headers: below common 10 s client timeouts.
     std::chrono::milliseconds default_request_timeout{9000};
     std::chrono::milliseconds max_request_timeout{30000};  // the most a timeout header can ask
+    // An I/O thread whose event loop runs the watchdog's probe later than this has stalled: the
+    // stall is counted and logged with the request that thread was handling.
+    std::chrono::milliseconds stall_threshold{50};
 };
 
 struct LimitSettings {

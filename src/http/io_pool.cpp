@@ -19,7 +19,19 @@ IoPool::~IoPool() {
 }
 
 boost::asio::io_context& IoPool::next() {
-    return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+    return *contexts_[next_index()];
+}
+
+std::size_t IoPool::next_index() {
+    return next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size();
+}
+
+std::vector<boost::asio::io_context*> IoPool::contexts() {
+    std::vector<boost::asio::io_context*> out;
+    for (auto& context : contexts_) {
+        out.push_back(context.get());
+    }
+    return out;
 }
 
 void IoPool::start() {

@@ -25,6 +25,10 @@ public:
     boost::asio::io_context& at(std::size_t index) { return *contexts_[index]; }
     // The next context in round-robin order. Thread-safe.
     boost::asio::io_context& next();
+    // The index of the next context in round-robin order (for at()). Thread-safe.
+    std::size_t next_index();
+    // Every context, indexed as at(), e.g. for the loop watchdog. They live as long as the pool.
+    std::vector<boost::asio::io_context*> contexts();
 
     void start();
     // Lets run() return once each context has no more work.

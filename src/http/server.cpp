@@ -2,6 +2,7 @@
 
 #include "core/text.hpp"
 #include "observe/log.hpp"
+#include "observe/loop_activity.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -34,9 +35,39 @@ namespace {
 
 // One open connection. Touched only on its own io_context; begin_drain posts there.
 struct Connection {
-    explicit Connection(tcp::socket socket) : stream(std::move(socket)) {}
+    Connection(tcp::socket socket, std::size_t l) : stream(std::move(socket)), loop(l) {}
     beast::tcp_stream stream;
-    bool idle = true;  // waiting for the first byte of a request
+    const std::size_t loop;  // the index of its io_context in the pool
+    bool idle = true;        // waiting for the first byte of a request
+};
+
+// Names the request a connection's thread handles in ServerOptions::activity, from begin()
+// until the mark is destroyed: after the response is written, or when the connection ends.
+class ActivityMark {
+public:
+    ActivityMark(observe::LoopActivity* activity, std::size_t loop)
+        : activity_(activity), loop_(loop) {}
+    ~ActivityMark() {
+        if (begun_) {
+            activity_->end(loop_, token_);
+        }
+    }
+    ActivityMark(const ActivityMark&) = delete;
+    ActivityMark& operator=(const ActivityMark&) = delete;
+
+    void begin(std::string_view route, std::string_view request_id) {
+        if (activity_ == nullptr) {
+            return;
+        }
+        token_ = activity_->begin(loop_, route, request_id);
+        begun_ = true;
+    }
+
+private:
+    observe::LoopActivity* activity_;
+    std::size_t loop_;
+    std::uint64_t token_ = 0;
+    bool begun_ = false;
 };
 
 std::string random_prefix() {
@@ -340,6 +371,7 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
         const std::string request_id = context.request_id;
 
         auto match = shared->router.match(context.request.method(), context.request.target());
+        ActivityMark mark(options.activity, connection->loop);
         Response response;
         shared->in_flight.fetch_add(1);
         if (auto refusal = framing_refusal(context.request)) {
@@ -366,6 +398,7 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
             response = std::move(match.error);
         } else {
             context.params = std::move(match.params);
+            mark.begin(match.pattern, request_id);
             response = co_await run_handler(*match.handler, std::move(context));
         }
         co_await watch.stop();
@@ -442,7 +475,8 @@ void log_escape(std::exception_ptr error) {
 
 asio::awaitable<void> accept_loop(SharedPtr shared, IoPool& pool) {
     for (;;) {
-        auto& context = pool.next();
+        const std::size_t loop = pool.next_index();
+        auto& context = pool.at(loop);
         auto [ec, socket] = co_await shared->acceptor->async_accept(context, kNoThrow);
         if (ec) {
             if (ec == asio::error::operation_aborted || !shared->acceptor->is_open()) {
@@ -462,7 +496,7 @@ asio::awaitable<void> accept_loop(SharedPtr shared, IoPool& pool) {
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
 
-        auto connection = std::make_shared<Connection>(std::move(socket));
+        auto connection = std::make_shared<Connection>(std::move(socket), loop);
         {
             std::lock_guard lock(shared->mutex);
             shared->open.remove_if([](const auto& weak) { return weak.expired(); });

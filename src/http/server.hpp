@@ -15,6 +15,10 @@
 #include <mutex>
 #include <string>
 
+namespace herald::observe {
+class LoopActivity;
+}
+
 namespace herald::http {
 
 struct ServerOptions {
@@ -28,6 +32,11 @@ struct ServerOptions {
     DeadlineOptions deadlines;  // each request's deadline, from its arrival
     // Requests being handled at once; one more is answered 503 with Retry-After, unhandled.
     std::size_t max_in_flight = 4096;
+    // Where each I/O thread records the request it handles (route pattern and request id), from
+    // the moment its handler starts until its response is written, so that the loop watchdog
+    // can name the request that held a stalled loop. Indexed like the pool's contexts; it has
+    // at least as many slots and outlives the pool. Null: nothing is recorded.
+    observe::LoopActivity* activity = nullptr;
 };
 
 // Called once per answered request, on the I/O thread, after the response was written (or the

@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -25,6 +26,13 @@ prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& re
     return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
 }
 
+// From 1 ms, below which a loop counts as healthy, to 1 s, beyond which every stall is as bad.
+const prometheus::Histogram::BucketBoundaries& loop_lag_buckets() {
+    static const prometheus::Histogram::BucketBoundaries kBuckets = {
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+    return kBuckets;
+}
+
 }  // namespace
 
 Metrics::Metrics()
@@ -36,7 +44,15 @@ Metrics::Metrics()
                                         "herald_outbox_leases_taken_over_total",
                                         "Outbox entries resumed after their previous lease "
                                         "holder died or lost the lease")
-                             .Add({})) {
+                             .Add({})),
+      loop_lag_(prometheus::BuildHistogram()
+                    .Name("herald_event_loop_lag_seconds")
+                    .Help("How late the loop watchdog's probes ran, by I/O thread")
+                    .Register(*registry_)),
+      loop_stalls_(counter_family(*registry_,
+                                  "herald_event_loop_stalls_total",
+                                  "Event loop stalls over server.stall_threshold_ms, by I/O "
+                                  "thread")) {
     auto& intake = counter_family(
         *registry_, "herald_intake_requests_total", "POST /v1/notifications by outcome");
     for (std::size_t i = 0; i < kIntakeOutcomes.size(); ++i) {
@@ -65,6 +81,19 @@ void Metrics::count_leases_taken_over(std::int64_t entries) {
     if (entries > 0) {
         leases_taken_over_.Increment(static_cast<double>(entries));
     }
+}
+
+Metrics::EventLoop Metrics::event_loop(std::string_view thread) {
+    const prometheus::Labels labels{{"thread", std::string{thread}}};
+    return EventLoop{loop_lag_.Add(labels, loop_lag_buckets()), loop_stalls_.Add(labels)};
+}
+
+void Metrics::EventLoop::observe_lag(std::chrono::nanoseconds lag) {
+    lag_->Observe(std::chrono::duration<double>(lag).count());
+}
+
+void Metrics::EventLoop::count_stall() {
+    stalls_->Increment();
 }
 
 std::string Metrics::render() const {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -7,6 +8,7 @@
 
 namespace prometheus {
 class Counter;
+class Histogram;
 class Registry;
 template <typename T>
 class Family;
@@ -36,6 +38,15 @@ enum class IntakeOutcome {
 //                                                      ambiguous
 //   herald_outbox_leases_taken_over_total              counter: entries whose previous owner
 //                                                      died or lost its lease, resumed here
+//   herald_event_loop_lag_seconds{thread}              histogram: how late the loop watchdog's
+//                                                      probes ran on each I/O thread ("io-0"),
+//                                                      1 ms to 1 s buckets; a probe that never
+//                                                      runs (a loop blocked for good) is not here
+//   herald_event_loop_stalls_total{thread}             counter: stall episodes, each counted
+//                                                      once, when a probe is later than
+//                                                      server.stall_threshold_ms
+// The event loop series of a thread exist (at 0) once event_loop() has been called for it, which
+// the watchdog does for every I/O thread before serving starts.
 class Metrics {
 public:
     Metrics();
@@ -50,6 +61,23 @@ public:
     void count_attempt(std::string_view transport, std::string_view outcome);
     void count_leases_taken_over(std::int64_t entries);
 
+    // The series of one event loop. A cheap handle, valid for the life of the Metrics it came
+    // from; thread-safe.
+    class EventLoop {
+    public:
+        void observe_lag(std::chrono::nanoseconds lag);
+        void count_stall();
+
+    private:
+        friend class Metrics;
+        EventLoop(prometheus::Histogram& lag, prometheus::Counter& stalls)
+            : lag_(&lag), stalls_(&stalls) {}
+        prometheus::Histogram* lag_;
+        prometheus::Counter* stalls_;
+    };
+    // Creates (at 0), or finds, the series labelled thread=`thread`.
+    EventLoop event_loop(std::string_view thread);
+
     // The text exposition format (version 0.0.4) of every series.
     std::string render() const;
 
@@ -62,6 +90,8 @@ private:
     prometheus::Family<prometheus::Counter>& attempts_;
     prometheus::Counter* intake_[8];
     prometheus::Counter& leases_taken_over_;
+    prometheus::Family<prometheus::Histogram>& loop_lag_;
+    prometheus::Family<prometheus::Counter>& loop_stalls_;
 };
 
 // The Content-Type of render()'s output.

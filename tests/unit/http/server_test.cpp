@@ -1,5 +1,7 @@
 #include "http/server.hpp"
 
+#include "observe/loop_activity.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -27,6 +29,14 @@ boost::asio::awaitable<Response> slow(RequestContext) {
     co_return json_response(Status::ok, boost::json::object{{"slow", true}});
 }
 
+// What the activity slot of I/O thread 0 holds while this handler runs.
+boost::asio::awaitable<Response> report_activity(const observe::LoopActivity* activity) {
+    const auto current = activity->current(0);
+    co_return json_response(
+        Status::ok,
+        boost::json::object{{"route", current.route}, {"request_id", current.request_id}});
+}
+
 // A server on 127.0.0.1 with an ephemeral port, one I/O thread.
 class ServerFixture : public ::testing::Test {
 protected:
@@ -34,6 +44,10 @@ protected:
         router_.add(Verb::get, "/echo/{x}", echo_target);
         router_.add(Verb::post, "/echo/{x}", echo_target);
         router_.add(Verb::get, "/slow", slow);
+        router_.add(Verb::get, "/activity/{x}", [this](RequestContext) {
+            return report_activity(&activity_);
+        });
+        options.activity = &activity_;
         server_ = std::make_unique<Server>(pool_, options, router_, nullptr);
         auto bound = server_->listen("127.0.0.1", 0);
         ASSERT_TRUE(bound) << bound.error();
@@ -92,6 +106,7 @@ protected:
         return n;
     }
 
+    observe::LoopActivity activity_{1};  // before the pool: connections clear their slots
     IoPool pool_{1};
     Router router_;
     std::unique_ptr<Server> server_;
@@ -248,6 +263,24 @@ TEST_F(ServerFixture, NamesTheHeaderWhoseValueHoldsAControlCharacter) {
         EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << reply;
         EXPECT_NE(reply.find("\"header\":\"X-Trace\""), std::string::npos) << reply;
     }
+}
+
+TEST_F(ServerFixture, ActivityNamesTheRouteAndRequestIdWhileTheHandlerRuns) {
+    start();
+    auto socket = connect();
+    asio::write(socket, asio::buffer(std::string{"GET /activity/a HTTP/1.1\r\nHost: x\r\n\r\n"}));
+    const std::string reply = read_responses(socket, 1);
+
+    EXPECT_NE(reply.find("\"route\":\"/activity/{x}\""), std::string::npos) << reply;
+    const auto id_at = reply.find("X-Request-Id: ");
+    ASSERT_NE(id_at, std::string::npos) << reply;
+    const std::string id = reply.substr(id_at + 14, reply.find("\r\n", id_at) - id_at - 14);
+    EXPECT_NE(reply.find("\"request_id\":\"" + id + "\""), std::string::npos) << reply;
+    // Cleared once the response is written; the server may still be finishing that step.
+    for (int i = 0; i < 1000 && !activity_.current(0).route.empty(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(activity_.current(0).route, "");
 }
 
 }  // namespace

@@ -54,5 +54,42 @@ TEST(Metrics, CountsLandOnTheirOwnSeries) {
     EXPECT_TRUE(has_line(text, "herald_outbox_leases_taken_over_total 3")) << text;
 }
 
+TEST(Metrics, EventLoopSeriesExistAtZeroOnceTheLoopIsNamed) {
+    Metrics metrics;
+    metrics.event_loop("io-0");
+
+    const std::string text = metrics.render();
+    EXPECT_TRUE(has_line(text, "# TYPE herald_event_loop_lag_seconds histogram")) << text;
+    EXPECT_TRUE(has_line(text, "herald_event_loop_lag_seconds_count{thread=\"io-0\"} 0")) << text;
+    EXPECT_TRUE(
+        has_line(text, "herald_event_loop_lag_seconds_bucket{thread=\"io-0\",le=\"0.001\"} 0"))
+        << text;
+    EXPECT_TRUE(has_line(text, "herald_event_loop_lag_seconds_bucket{thread=\"io-0\",le=\"1\"} 0"))
+        << text;
+    EXPECT_TRUE(has_line(text, "herald_event_loop_stalls_total{thread=\"io-0\"} 0")) << text;
+}
+
+TEST(Metrics, EventLoopLagAndStallsLandOnTheirThreadsSeries) {
+    Metrics metrics;
+    auto first = metrics.event_loop("io-0");
+    auto second = metrics.event_loop("io-1");
+    first.observe_lag(std::chrono::milliseconds(300));
+    first.count_stall();
+    second.observe_lag(std::chrono::microseconds(200));
+
+    const std::string text = metrics.render();
+    EXPECT_TRUE(has_line(text, "herald_event_loop_stalls_total{thread=\"io-0\"} 1")) << text;
+    EXPECT_TRUE(has_line(text, "herald_event_loop_stalls_total{thread=\"io-1\"} 0")) << text;
+    EXPECT_TRUE(
+        has_line(text, "herald_event_loop_lag_seconds_bucket{thread=\"io-0\",le=\"0.25\"} 0"))
+        << text;
+    EXPECT_TRUE(
+        has_line(text, "herald_event_loop_lag_seconds_bucket{thread=\"io-0\",le=\"0.5\"} 1"))
+        << text;
+    EXPECT_TRUE(
+        has_line(text, "herald_event_loop_lag_seconds_bucket{thread=\"io-1\",le=\"0.001\"} 1"))
+        << text;
+}
+
 }  // namespace
 }  // namespace herald::observe
