@@ -342,6 +342,13 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     http::Server server(pool, server_options(settings.server, activity), router, log_request);
     api::add_health_routes(router, *store, [&server] { return server.draining(); });
     api::add_metrics_route(router, metrics);
+    metrics.set_level_source([&server, &outcomes] {
+        // The scrape that asks is itself a request in flight; it is left out.
+        const auto in_flight = server.requests_in_flight();
+        return observe::Metrics::Levels{static_cast<double>(in_flight > 0 ? in_flight - 1 : 0),
+                                        static_cast<double>(server.open_connections()),
+                                        static_cast<double>(outcomes.waiters())};
+    });
     if (debug_blocking_route_enabled()) {
         api::add_debug_blocking_route(router);
         observe::warn("debug blocking route enabled",

@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -33,6 +34,12 @@ const prometheus::Histogram::BucketBoundaries& loop_lag_buckets() {
     return kBuckets;
 }
 
+prometheus::Gauge& gauge(prometheus::Registry& registry,
+                         const std::string& name,
+                         const std::string& help) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add({});
+}
+
 }  // namespace
 
 Metrics::Metrics()
@@ -52,7 +59,14 @@ Metrics::Metrics()
       loop_stalls_(counter_family(*registry_,
                                   "herald_event_loop_stalls_total",
                                   "Event loop stalls over server.stall_threshold_ms, by I/O "
-                                  "thread")) {
+                                  "thread")),
+      in_flight_(gauge(*registry_,
+                       "herald_http_requests_in_flight",
+                       "Requests being handled, this scrape left out")),
+      connections_(gauge(*registry_, "herald_http_connections_open", "Open HTTP connections")),
+      waiters_(gauge(*registry_,
+                     "herald_intake_waiters",
+                     "Requests waiting for their delivery (Prefer: wait)")) {
     auto& intake = counter_family(
         *registry_, "herald_intake_requests_total", "POST /v1/notifications by outcome");
     for (std::size_t i = 0; i < kIntakeOutcomes.size(); ++i) {
@@ -96,7 +110,17 @@ void Metrics::EventLoop::count_stall() {
     stalls_->Increment();
 }
 
+void Metrics::set_level_source(std::function<Levels()> source) {
+    level_source_ = std::move(source);
+}
+
 std::string Metrics::render() const {
+    if (level_source_) {
+        const Levels levels = level_source_();
+        in_flight_.Set(levels.requests_in_flight);
+        connections_.Set(levels.connections_open);
+        waiters_.Set(levels.intake_waiters);
+    }
     return prometheus::TextSerializer{}.Serialize(registry_->Collect());
 }
 

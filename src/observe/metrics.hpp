@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace prometheus {
 class Counter;
+class Gauge;
 class Histogram;
 class Registry;
 template <typename T>
@@ -45,8 +47,14 @@ enum class IntakeOutcome {
 //   herald_event_loop_stalls_total{thread}             counter: stall episodes, each counted
 //                                                      once, when a probe is later than
 //                                                      server.stall_threshold_ms
+//   herald_http_requests_in_flight                    gauge: requests being handled, the scrape
+//                                                      itself left out
+//   herald_http_connections_open                      gauge
+//   herald_intake_waiters                             gauge: requests waiting for their delivery
+//                                                      (Prefer: wait)
 // The event loop series of a thread exist (at 0) once event_loop() has been called for it, which
-// the watchdog does for every I/O thread before serving starts.
+// the watchdog does for every I/O thread before serving starts. The gauges are read from their
+// owners at each render() (see set_level_source).
 class Metrics {
 public:
     Metrics();
@@ -78,6 +86,16 @@ public:
     // Creates (at 0), or finds, the series labelled thread=`thread`.
     EventLoop event_loop(std::string_view thread);
 
+    // Levels that components own and the gauges show; read at each render().
+    struct Levels {
+        double requests_in_flight = 0;
+        double connections_open = 0;
+        double intake_waiters = 0;
+    };
+    // Sets where render() reads the levels. Call before serving starts; `source` must stay
+    // callable, from any thread, for as long as render() may run.
+    void set_level_source(std::function<Levels()> source);
+
     // The text exposition format (version 0.0.4) of every series.
     std::string render() const;
 
@@ -92,6 +110,10 @@ private:
     prometheus::Counter& leases_taken_over_;
     prometheus::Family<prometheus::Histogram>& loop_lag_;
     prometheus::Family<prometheus::Counter>& loop_stalls_;
+    prometheus::Gauge& in_flight_;
+    prometheus::Gauge& connections_;
+    prometheus::Gauge& waiters_;
+    std::function<Levels()> level_source_;
 };
 
 // The Content-Type of render()'s output.

@@ -321,4 +321,29 @@ bool RawConnection::wait_closed(std::chrono::milliseconds cap) {
     return true;
 }
 
+SilentListener::SilentListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) {
+        throw std::runtime_error("silent listener: socket failed");
+    }
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = 0;
+    socklen_t length = sizeof(address);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+        ::listen(fd_, 1024) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        ::close(fd_);
+        throw std::runtime_error("silent listener: cannot listen");
+    }
+    port_ = ntohs(address.sin_port);
+}
+
+SilentListener::~SilentListener() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
 }  // namespace herald::test

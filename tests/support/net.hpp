@@ -70,6 +70,23 @@ private:
     std::string buffer_;
 };
 
+// A TCP listener on 127.0.0.1 that never accepts: the kernel completes connections into its
+// backlog and nothing ever answers them. For a provider that "accepts TCP and never answers".
+// Closes on destruction. Throws std::runtime_error when it cannot listen.
+class SilentListener {
+public:
+    SilentListener();
+    ~SilentListener();
+    SilentListener(const SilentListener&) = delete;
+    SilentListener& operator=(const SilentListener&) = delete;
+
+    std::uint16_t port() const { return port_; }
+
+private:
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+};
+
 // Parses one response at the front of `bytes`. nullopt when incomplete; `consumed` gets its
 // length. When `at_eof`, a response without a length ends with the data.
 std::optional<RawResponse> parse_response(std::string_view bytes,

@@ -1,5 +1,6 @@
 #include "call_log.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace herald::mockmail {
@@ -31,6 +32,7 @@ Call& CallLog::add(Call call) {
 
 void CallLog::reset() {
     calls_.clear();
+    peak_in_flight_ = in_flight_;
 }
 
 boost::json::array CallLog::to_json() const {
@@ -61,8 +63,20 @@ boost::json::object CallLog::stats() const {
     for (const auto& [key, count] : counts) {
         repeated += count - 1;
     }
-    return {
-        {"calls", calls_.size()}, {"distinct_keys", counts.size()}, {"repeated_calls", repeated}};
+    return {{"calls", calls_.size()},
+            {"distinct_keys", counts.size()},
+            {"repeated_calls", repeated},
+            {"in_flight", in_flight_},
+            {"peak_in_flight", peak_in_flight_}};
+}
+
+void CallLog::begin_send() {
+    ++in_flight_;
+    peak_in_flight_ = std::max(peak_in_flight_, in_flight_);
+}
+
+void CallLog::end_send() {
+    --in_flight_;
 }
 
 boost::json::object CallLog::key_counts() const {

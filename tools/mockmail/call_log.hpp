@@ -34,16 +34,24 @@ public:
     void reset();
 
     boost::json::array to_json() const;
-    // {"calls":N,"distinct_keys":M,"repeated_calls":R}: R counts the calls whose key an earlier
-    // call already carried (what a deduplicating provider would have swallowed).
+    // {"calls":N,"distinct_keys":M,"repeated_calls":R,"in_flight":F,"peak_in_flight":P}: R counts
+    // the calls whose key an earlier call already carried (what a deduplicating provider would
+    // have swallowed); F the sends being answered now, P the most at once.
     boost::json::object stats() const;
     // {"KEY":N,…}: how many calls carried each Idempotency-Key (calls without one are left out).
     boost::json::object key_counts() const;
 
     std::uint64_t next_seq() const { return calls_.size() + 1; }
 
+    // A send is being answered (from its arrival until its answer or drop): for the in-flight
+    // figures of stats(), which show whether herald sent in parallel.
+    void begin_send();
+    void end_send();
+
 private:
     std::vector<Call> calls_;
+    std::uint64_t in_flight_ = 0;
+    std::uint64_t peak_in_flight_ = 0;  // since start or the last reset
 };
 
 }  // namespace herald::mockmail

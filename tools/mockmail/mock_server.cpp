@@ -186,6 +186,13 @@ asio::awaitable<std::optional<Response>> MockServer::handle_send(Request request
                   : parse_error                               ? 400
                                                               : 200;
     const std::uint64_t seq = log_.add(std::move(call)).seq;
+    // Counts this send as in flight until the coroutine ends, whichever way it answers.
+    struct InFlight {
+        CallLog& log;
+        ~InFlight() { log.end_send(); }
+    };
+    log_.begin_send();
+    const InFlight in_flight{log_};
 
     if (decision.latency.count() > 0) {
         asio::steady_timer timer(io_, decision.latency);

@@ -23,7 +23,7 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 //                  (the connection is closed after the request was read). 400 for a body that
 //                  is not JSON (still recorded).
 //   GET /calls     every recorded send, oldest first (see Call)
-//   GET /stats     {"calls":N,"distinct_keys":M,"repeated_calls":R} (see CallLog::stats)
+//   GET /stats     {"calls","distinct_keys","repeated_calls","in_flight","peak_in_flight"}
 //   GET /keys      {"KEY":N,…}: calls per Idempotency-Key
 //   DELETE /calls  forgets the calls and restarts the fault plan
 //

@@ -353,11 +353,11 @@ void SqliteStore::writer_main(std::promise<std::string>& ready) {
                 bounded_writes_ -= job->bounded() ? 1 : 0;
             }
         }
+        writes_shed_ += shed.size();  // counted before anyone is told, so the count is never behind
         for (auto& job : shed) {
             job->fail(StoreError::overloaded);
             job->complete();
         }
-        writes_shed_ += shed.size();
         // A batch's time runs from its take to its callbacks: what the next take waits for.
         const auto started = std::chrono::steady_clock::now();
         if (debug_write_delay_.count() > 0) {
@@ -376,8 +376,8 @@ void SqliteStore::writer_main(std::promise<std::string>& ready) {
 // Takes the next batch from writes_ (mutex_ held). While some take within the last
 // queue_interval could carry everything that waited, that is FIFO: group commit absorbs bursts,
 // and a slow disk alone never counts as overload. Once every take for a whole interval found
-// more waiting than one batch holds, the queue is standing: waiting longer only makes answers later for
-// clients that are giving up. Then intake writes that waited longer than queue_target plus one
+// more waiting than one batch holds, the queue is standing: waiting longer only makes answers later
+// for clients that are giving up. Then intake writes that waited longer than queue_target plus one
 // batch's write time go to `shed`, and the newest intake writes are taken first (adaptive LIFO),
 // so that fresh requests still succeed. The store's own writes (claims, attempt records,
 // releases) keep their order, go first, and are never shed.
@@ -443,9 +443,9 @@ void SqliteStore::drop_stale(Queue& batch) {
     auto keep = batch.begin();
     for (auto& job : batch) {
         if (const auto reason = job->stale(now)) {
+            ++writes_dropped_;
             job->fail(*reason);
             job->complete();
-            ++writes_dropped_;
         } else {
             *keep++ = std::move(job);
         }
