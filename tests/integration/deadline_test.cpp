@@ -35,25 +35,6 @@ protected:
     static std::int64_t stored(HeraldPeer& herald) {
         return count_rows(herald.store_path(), "notifications");
     }
-
-    static double intake(HeraldPeer& herald, const std::string& outcome) {
-        const auto scraped = herald.client().get("/metrics");
-        return metric_value(scraped.body,
-                            "herald_intake_requests_total{outcome=\"" + outcome + "\"}")
-            .value_or(-1);
-    }
-
-    static std::string problem_header(const HttpResponse& response) {
-        const auto json = response.json();
-        if (!json) {
-            return {};
-        }
-        const auto* errors = json->as_object().if_contains("errors");
-        if (errors == nullptr || !errors->is_array() || errors->as_array().empty()) {
-            return {};
-        }
-        return string_at(errors->as_array()[0], "header");
-    }
 };
 
 TEST_F(Deadline, EveryTimeoutHeaderFormatIsAccepted) {
@@ -103,7 +84,7 @@ TEST_F(Deadline, ABudgetAlreadySpentIsAnswered504WithoutAnyWork) {
 
     EXPECT_EQ(response.status, 504) << response.describe();
     EXPECT_EQ(stored(herald), 0);
-    EXPECT_EQ(intake(herald, "deadline_expired"), 0);  // refused before the handler ran
+    EXPECT_EQ(intake_count(herald, "deadline_expired"), 0);  // refused before the handler ran
 }
 
 TEST_F(Deadline, RequestWhoseDeadlinePassesWhileQueuedNeverReachesTheStore) {
@@ -117,7 +98,7 @@ TEST_F(Deadline, RequestWhoseDeadlinePassesWhileQueuedNeverReachesTheStore) {
     ASSERT_TRUE(problem.has_value()) << expired.describe();
     EXPECT_EQ(string_at(*problem, "type"), "/problems/deadline-expired");
     EXPECT_EQ(stored(herald), 0);
-    EXPECT_EQ(intake(herald, "deadline_expired"), 1);
+    EXPECT_EQ(intake_count(herald, "deadline_expired"), 1);
 
     // A request with time enough is stored by the same slow writer.
     const auto patient = herald.post_notification(body(), {{"X-Request-Timeout-Ms", "5000"}});
@@ -145,20 +126,16 @@ TEST_F(Deadline, ClientThatLeavesBeforeTheCommitLeavesNothingStoredAndNothingSen
         }
     }
 
-    ASSERT_TRUE(wait_until([&] { return intake(herald, "client_gone") == 2; })) << herald.logs();
+    ASSERT_TRUE(wait_until([&] { return intake_count(herald, "client_gone") == 2; }))
+        << herald.logs();
     EXPECT_EQ(stored(herald), 0);
-    EXPECT_EQ(intake(herald, "accepted"), 0);
+    EXPECT_EQ(intake_count(herald, "accepted"), 0);
     // The writer is still healthy: the next request is stored and delivered.
     const std::string id = accepted_id(herald.post_notification(payload));
     ASSERT_FALSE(id.empty());
     ASSERT_TRUE(herald.wait_for_status(id, {"sent"}).has_value());
     EXPECT_EQ(stored(herald), 1);
-    std::size_t delivered = 0;
-    for ([[maybe_unused]] const auto& entry :
-         std::filesystem::directory_iterator(herald.maildir() / "new")) {
-        ++delivered;
-    }
-    EXPECT_EQ(delivered, 1u);
+    EXPECT_EQ(entries_in(herald.maildir() / "new"), 1u);
 }
 
 TEST_F(Deadline, PreferWaitIsAnswered202BeforeAShortDeadline) {

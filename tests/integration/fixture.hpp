@@ -4,6 +4,7 @@
 #include "support/json_util.hpp"
 #include "support/mail_parser.hpp"
 #include "support/maildev_peer.hpp"
+#include "support/metrics_text.hpp"
 #include "support/mockmail_peer.hpp"
 #include "support/paths.hpp"
 #include "support/process.hpp"
@@ -15,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -231,6 +233,38 @@ inline std::vector<std::string> smtp_verbs(const std::vector<std::string>& comma
         verbs.push_back(verb);
     }
     return verbs;
+}
+
+// The header a problem+json answer names in its first `errors` entry; "" when none.
+inline std::string problem_header(const HttpResponse& response) {
+    const auto json = response.json();
+    if (!json || !json->is_object()) {
+        return {};
+    }
+    const auto* errors = json->as_object().if_contains("errors");
+    if (errors == nullptr || !errors->is_array() || errors->as_array().empty()) {
+        return {};
+    }
+    return string_at(errors->as_array()[0], "header");
+}
+
+// herald_intake_requests_total{outcome=OUTCOME} as herald's /metrics shows it now; -1 when absent.
+inline double intake_count(HeraldPeer& herald, const std::string& outcome) {
+    const auto scraped = herald.client().get("/metrics");
+    return metric_value(scraped.body, "herald_intake_requests_total{outcome=\"" + outcome + "\"}")
+        .value_or(-1);
+}
+
+// How many entries a directory holds (0 when it cannot be read).
+inline std::size_t entries_in(const std::filesystem::path& dir) {
+    std::size_t count = 0;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(dir, ec);
+         !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec)) {
+        ++count;
+    }
+    return count;
 }
 
 inline std::string json_body(const boost::json::object& object) {

@@ -59,18 +59,6 @@ std::vector<HttpResponse> post_in_parallel(HeraldPeer& herald,
     return responses;
 }
 
-std::string problem_field(const HttpResponse& response) {
-    const auto json = response.json();
-    if (!json) {
-        return {};
-    }
-    const auto* errors = json->as_object().if_contains("errors");
-    if (errors == nullptr || !errors->is_array() || errors->as_array().empty()) {
-        return {};
-    }
-    return string_at(errors->as_array()[0], "header");
-}
-
 TEST_F(Idempotency, TwoRacingRequestsWithOneKeyGetOneIdAndTheProviderOneCall) {
     auto& herald = start_herald_with_provider(2000);
     const std::string body = json_body(baseline_notification());
@@ -122,7 +110,7 @@ TEST_F(Idempotency, SameKeyWithAnotherBodyIs422AndSendsNothingNew) {
     const auto reused = herald.post_notification(json_body(body), key);
     EXPECT_EQ(reused.status, 422) << reused.describe();
     EXPECT_EQ(reused.headers.get("Content-Type"), "application/problem+json");
-    EXPECT_EQ(problem_field(reused), "Idempotency-Key") << reused.describe();
+    EXPECT_EQ(problem_header(reused), "Idempotency-Key") << reused.describe();
 
     const auto [calls_for_id, all_calls] = provider_calls_once_sent(herald, id);
     EXPECT_EQ(calls_for_id, 1);
@@ -167,7 +155,7 @@ TEST_F(Idempotency, MalformedKeysAre400NamingTheHeader) {
     for (const auto& [what, headers] : cases) {
         const auto response = herald.post_notification(body, headers);
         EXPECT_EQ(response.status, 400) << what << ": " << response.describe();
-        EXPECT_EQ(problem_field(response), "Idempotency-Key")
+        EXPECT_EQ(problem_header(response), "Idempotency-Key")
             << what << ": " << response.describe();
     }
     const auto longest =

@@ -47,23 +47,6 @@ protected:
         options.env["HERALD_DEBUG_STORE_WRITE_DELAY_MS"] = std::to_string(delay_ms);
         return start_herald(std::move(options));
     }
-
-    static double intake(HeraldPeer& herald, const std::string& outcome) {
-        const auto scraped = herald.client().get("/metrics");
-        return metric_value(scraped.body,
-                            "herald_intake_requests_total{outcome=\"" + outcome + "\"}")
-            .value_or(-1);
-    }
-
-    static std::size_t delivered_files(HeraldPeer& herald) {
-        std::size_t count = 0;
-        std::error_code ec;
-        for (const auto& entry :
-             std::filesystem::directory_iterator(herald.maildir() / "new", ec)) {
-            count += entry.is_regular_file() ? 1 : 0;
-        }
-        return count;
-    }
 };
 
 // L6: intake is full, so requests queue; clients give up after 1 s, close, and retry with the
@@ -110,15 +93,16 @@ TEST_F(Overload, L6ClientsThatGiveUpAndRetryWithOneKeyLeaveOneNotificationEach) 
     EXPECT_EQ(distinct.count(""), 0u);
     EXPECT_GT(attempts.load(), kClients);  // intake was full: clients had to retry
     EXPECT_EQ(count_rows(herald.store_path(), "notifications"), kClients);
-    const double dropped = intake(herald, "client_gone") + intake(herald, "deadline_expired") +
-                           intake(herald, "shed_overload");
+    const double dropped = intake_count(herald, "client_gone") +
+                           intake_count(herald, "deadline_expired") +
+                           intake_count(herald, "shed_overload");
     EXPECT_GT(dropped, 0) << "no attempt was dropped, so intake never queued";
     for (const auto& id : distinct) {
         const auto status = herald.wait_for_status(id, {"sent", "failed"});
         ASSERT_TRUE(status.has_value());
         EXPECT_EQ(string_at(*status, "status"), "sent");
     }
-    EXPECT_EQ(delivered_files(herald), static_cast<std::size_t>(kClients));
+    EXPECT_EQ(entries_in(herald.maildir() / "new"), static_cast<std::size_t>(kClients));
 }
 
 struct Sample {

@@ -35,13 +35,6 @@ protected:
     }
 };
 
-double intake(HeraldPeer& herald, const std::string& outcome) {
-    const auto scraped = herald.client().get("/metrics");
-    EXPECT_EQ(scraped.status, 200) << scraped.describe();
-    return metric_value(scraped.body, "herald_intake_requests_total{outcome=\"" + outcome + "\"}")
-        .value_or(-1);
-}
-
 std::size_t log_lines_with(HeraldPeer& herald, const std::string& text) {
     std::ifstream file(herald.dir() / "herald.err");
     std::size_t count = 0;
@@ -121,7 +114,8 @@ void client_leaves_then_retries(HeraldPeer& herald, MockmailPeer& provider, bool
         connection.close();
     }
 
-    ASSERT_TRUE(wait_until([&] { return intake(herald, "client_gone") == 1; })) << herald.logs();
+    ASSERT_TRUE(wait_until([&] { return intake_count(herald, "client_gone") == 1; }))
+        << herald.logs();
     ASSERT_TRUE(wait_until([&] { return provider.calls().size() == 1; }));
     EXPECT_EQ(herald.client().get("/healthz").status, 200);
 
@@ -139,10 +133,10 @@ void client_leaves_then_retries(HeraldPeer& herald, MockmailPeer& provider, bool
     const auto calls = provider.calls();
     ASSERT_EQ(calls.size(), 1u);
     EXPECT_EQ(string_at(calls[0], "idempotency_key"), id);
-    EXPECT_EQ(intake(herald, "client_gone"), 1);
+    EXPECT_EQ(intake_count(herald, "client_gone"), 1);
     // One outcome per request: the first left before its answer, the retry was a replay.
-    EXPECT_EQ(intake(herald, "accepted"), 0);
-    EXPECT_EQ(intake(herald, "replayed"), 1);
+    EXPECT_EQ(intake_count(herald, "accepted"), 0);
+    EXPECT_EQ(intake_count(herald, "replayed"), 1);
     EXPECT_EQ(log_lines_with(herald, "\"msg\":\"client gone\""), 1u);
     EXPECT_TRUE(herald.running());
 }
@@ -240,17 +234,6 @@ TEST_F(PreferWait, L1SlowProviderCallsRunInParallelWhileProbesAreAnsweredAndNoLo
     EXPECT_NE(scraped.body.find("herald_event_loop_stalls_total{thread=\"io-0\"}"),
               std::string::npos)
         << scraped.body;
-}
-
-std::size_t entries_in(const std::filesystem::path& dir) {
-    std::size_t count = 0;
-    std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator(dir, ec);
-         !ec && it != std::filesystem::directory_iterator();
-         it.increment(ec)) {
-        ++count;
-    }
-    return count;
 }
 
 long threads_of(pid_t pid) {
