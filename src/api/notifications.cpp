@@ -54,6 +54,20 @@ std::string retry_after_seconds(std::chrono::milliseconds estimate) {
     return std::to_string(std::clamp<std::int64_t>(seconds, 1, 60));
 }
 
+// A request with an Idempotency-Key whose deadline passed while an earlier request with the
+// same key was still being stored: the first decides, so try again (and get its replay).
+Response key_still_in_progress(const store::Store& store) {
+    const std::string detail =
+        "a request with this Idempotency-Key is still being processed; retry to get its outcome";
+    Response response = http::problem_response(Status::conflict,
+                                               "idempotency-key-in-progress",
+                                               "Idempotency-Key in progress",
+                                               detail,
+                                               {http::FieldProblem{{}, detail, "Idempotency-Key"}});
+    response.set(Field::retry_after, retry_after_seconds(store.drain_estimate()));
+    return response;
+}
+
 Response store_failure(const boost::system::error_code& ec, const store::Store& store) {
     using store::StoreError;
     if (ec == store::make_error_code(StoreError::deadline_expired)) {
@@ -352,6 +366,23 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
     record.deadline = context.deadline;
     record.abandoned = abandoned;
 
+    // Registered while this request waits for the store, under its client and key.
+    std::string key_in_flight;
+    bool key_was_busy = false;
+    if (record.idempotency && record.idempotency->kind == store::DedupKind::key) {
+        key_in_flight = record.client + '\n' + record.idempotency->key;
+        key_was_busy = keys_in_flight_.enter(key_in_flight);
+    }
+    struct LeaveOnExit {
+        KeysInFlight& keys;
+        const std::string& key;
+        ~LeaveOnExit() {
+            if (!key.empty()) {
+                keys.leave(key);
+            }
+        }
+    } leave_on_exit{keys_in_flight_, key_in_flight};
+
     auto stored = co_await core::await_call<boost::system::result<store::InsertOutcome>>(
         store_, &store::Store::insert, std::move(record));
     if (!stored) {
@@ -363,6 +394,9 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
         }
         if (stored.error() == store::StoreError::deadline_expired) {
             outcome = observe::IntakeOutcome::deadline_expired;
+            if (key_was_busy) {
+                co_return key_still_in_progress(store_);
+            }
         }
         if (stored.error() == store::StoreError::overloaded) {
             outcome = observe::IntakeOutcome::shed_overload;
@@ -450,6 +484,18 @@ boost::asio::awaitable<Response> NotificationsApi::answer_after_wait(
     response.set(Field::location, location);
     response.set(Field::preference_applied, applied);
     co_return response;
+}
+
+bool NotificationsApi::KeysInFlight::enter(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    return waiting_[key]++ > 0;
+}
+
+void NotificationsApi::KeysInFlight::leave(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    if (auto found = waiting_.find(key); found != waiting_.end() && --found->second == 0) {
+        waiting_.erase(found);
+    }
 }
 
 boost::asio::awaitable<Response> NotificationsApi::show(http::RequestContext context) {

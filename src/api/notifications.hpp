@@ -10,8 +10,10 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace herald::api {
 
@@ -86,6 +88,21 @@ private:
     const mail::TemplateLibrary* templates_;
     std::function<void()> on_committed_;
     observe::Metrics& metrics_;
+
+    // The Idempotency-Keys (per client) of requests waiting for the store in this process, with
+    // how many wait for each: a request whose deadline passes while an earlier one with its key
+    // is still being stored is answered 409 (try again) rather than 503. Any I/O thread.
+    class KeysInFlight {
+    public:
+        // Counts one more request for `key`; true when another was already waiting.
+        bool enter(const std::string& key);
+        void leave(const std::string& key);
+
+    private:
+        std::mutex mutex_;
+        std::unordered_map<std::string, int> waiting_;
+    };
+    KeysInFlight keys_in_flight_;
 };
 
 // GET /healthz (the process answers) and GET /readyz (the store answers and herald is not

@@ -153,5 +153,33 @@ TEST_F(Deadline, PreferWaitIsAnswered202BeforeAShortDeadline) {
     EXPECT_EQ(string_at(*status, "status"), "sent");
 }
 
+// A repeat of an Idempotency-Key waits for the first request; if its own deadline passes first,
+// it is told to try again (409 with Retry-After), and the try gets the first one's replay.
+TEST_F(Deadline, RepeatWhoseDeadlinePassesWhileTheFirstIsStoredIs409AndItsRetryTheReplay) {
+    auto& herald = start_herald(with_slow_store(600));
+    const HeaderList key = {{"Idempotency-Key", "slow-first"}};
+    HttpResponse first;
+    std::thread first_client([&] { first = herald.post_notification(body(), key); });
+    std::this_thread::sleep_for(100ms);
+
+    HeaderList impatient = key;
+    impatient.emplace_back("X-Request-Timeout-Ms", "200");
+    const auto repeat = herald.post_notification(body(), impatient);
+    first_client.join();
+
+    EXPECT_EQ(repeat.status, 409) << repeat.describe();
+    EXPECT_TRUE(repeat.headers.get("Retry-After").has_value()) << repeat.describe();
+    EXPECT_EQ(problem_header(repeat), "Idempotency-Key") << repeat.describe();
+    const std::string id = accepted_id(first);
+    ASSERT_FALSE(id.empty());
+    const auto retry = herald.post_notification(body(), key);
+    EXPECT_EQ(retry.status, 202) << retry.describe();
+    EXPECT_EQ(retry.headers.get("Idempotent-Replayed"), "true");
+    const auto json = retry.json();
+    ASSERT_TRUE(json.has_value());
+    EXPECT_EQ(string_at(*json, "id"), id);
+    EXPECT_EQ(stored(herald), 1);
+}
+
 }  // namespace
 }  // namespace herald::test
