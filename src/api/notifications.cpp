@@ -8,7 +8,11 @@
 #include "mail/message.hpp"
 #include "observe/log.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -52,6 +56,57 @@ bool is_json_content_type(std::string_view value) {
 std::string retry_after_seconds(std::chrono::milliseconds estimate) {
     const auto seconds = (estimate.count() + 999) / 1000;
     return std::to_string(std::clamp<std::int64_t>(seconds, 1, 60));
+}
+
+using InsertResult = boost::system::result<store::InsertOutcome>;
+
+// Inserts `record` but answers by its deadline. Should the deadline come, or the client leave
+// (watched through `peer`), while the write still waits in the store's queue, the write is
+// withdrawn (WriteTicket) and the answer is deadline_expired or abandoned at once, certain that
+// nothing was written. Once the store has claimed the write, its commit is awaited instead.
+boost::asio::awaitable<InsertResult> insert_in_time(store::Store& store,
+                                                    store::NewNotification record,
+                                                    http::PeerWatch* peer) {
+    struct Pending {
+        explicit Pending(boost::asio::any_io_executor executor) : timer(std::move(executor)) {}
+        boost::asio::steady_timer timer;
+        std::optional<InsertResult> result;
+        bool client_left = false;
+    };
+    auto pending = std::make_shared<Pending>(co_await boost::asio::this_coro::executor);
+    auto ticket = std::make_shared<store::WriteTicket>();
+    const auto deadline = record.deadline;
+    record.ticket = ticket;
+    if (peer != nullptr) {
+        peer->watch([pending] {
+            pending->client_left = true;
+            pending->timer.cancel();
+        });
+    }
+    auto deliver = [pending](InsertResult result) {
+        auto executor = pending->timer.get_executor();
+        boost::asio::post(executor, [pending, result = std::move(result)]() mutable {
+            pending->result = std::move(result);
+            pending->timer.cancel();
+        });
+    };
+    store.insert(std::move(record), std::move(deliver));
+
+    for (;;) {
+        if (pending->result) {
+            co_return std::move(*pending->result);
+        }
+        const bool given_up = pending->client_left || std::chrono::steady_clock::now() >= deadline;
+        if (given_up && ticket->withdraw()) {
+            co_return InsertResult{boost::system::in_place_error,
+                                   pending->client_left ? store::StoreError::abandoned
+                                                        : store::StoreError::deadline_expired};
+        }
+        // Claimed (its commit is under way): only the result ends the wait now.
+        pending->timer.expires_at(given_up ? std::chrono::steady_clock::time_point::max()
+                                           : deadline);
+        co_await pending->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
 }
 
 // A request with an Idempotency-Key whose deadline passed while an earlier request with the
@@ -359,12 +414,7 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
     // reads the close only once this I/O thread runs again, so an idle writer may commit the
     // notification of a client that left a moment before; it is then delivered (at most once,
     // and a retry with the same Idempotency-Key gets the replay).
-    auto abandoned = std::make_shared<std::atomic<bool>>(false);
-    if (context.peer != nullptr) {
-        context.peer->watch([abandoned] { abandoned->store(true); });
-    }
     record.deadline = context.deadline;
-    record.abandoned = abandoned;
 
     // Registered while this request waits for the store, under its client and key.
     std::string key_in_flight;
@@ -383,8 +433,7 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
         }
     } leave_on_exit{keys_in_flight_, key_in_flight};
 
-    auto stored = co_await core::await_call<boost::system::result<store::InsertOutcome>>(
-        store_, &store::Store::insert, std::move(record));
+    auto stored = co_await insert_in_time(store_, std::move(record), context.peer);
     if (!stored) {
         if (stored.error() == store::StoreError::abandoned) {
             observe::info("client gone",

@@ -188,8 +188,15 @@ class ConnectionWatch final : public PeerWatch {
 public:
     static constexpr std::size_t kMaxReadAhead = 64 * 1024;
 
-    ConnectionWatch(tcp::socket& socket, beast::flat_buffer& buffer)
-        : socket_(socket), buffer_(buffer), done_(socket.get_executor()) {}
+    // `first_byte_at` is the connection's note of when the first byte waiting in `buffer`
+    // arrived; a read into an empty buffer sets it.
+    ConnectionWatch(tcp::socket& socket,
+                    beast::flat_buffer& buffer,
+                    std::chrono::steady_clock::time_point& first_byte_at)
+        : socket_(socket),
+          buffer_(buffer),
+          first_byte_at_(first_byte_at),
+          done_(socket.get_executor()) {}
 
     void watch(std::function<void()> on_gone) override {
         on_gone_ = std::move(on_gone);
@@ -235,6 +242,9 @@ private:
                 }
                 break;
             }
+            if (buffer_.size() == 0) {
+                first_byte_at_ = std::chrono::steady_clock::now();
+            }
             buffer_.commit(n);
         }
         running_ = false;
@@ -250,6 +260,7 @@ private:
 
     tcp::socket& socket_;
     beast::flat_buffer& buffer_;
+    std::chrono::steady_clock::time_point& first_byte_at_;
     asio::steady_timer done_;  // cancelled when read_ahead() ends
     std::function<void()> on_gone_;
     bool started_ = false;
@@ -306,6 +317,8 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
     const ServerOptions& options = shared->options;
     beast::flat_buffer buffer;
     auto& stream = connection->stream;
+    // When the first byte now waiting in `buffer` arrived (meaningful while it is not empty).
+    auto first_byte_at = std::chrono::steady_clock::now();
 
     for (;;) {
         connection->idle = true;
@@ -319,6 +332,7 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
                 break;
             }
             buffer.commit(n);
+            first_byte_at = std::chrono::steady_clock::now();
         }
         connection->idle = false;
 
@@ -336,9 +350,28 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
             }
             break;
         }
-        const auto received_at = std::chrono::steady_clock::now();
+        // The request's time starts when its first byte arrived: for a pipelined request that
+        // waited behind others in the buffer, long before herald reads its headers.
+        const auto received_at = first_byte_at;
 
         const auto& header = parser.get();
+        // A transfer coding other than chunked alone leaves the body's end unknown to herald
+        // (RFC 9112, section 6.3: answer 400 and close), and reading on would take the body's
+        // bytes for the next request.
+        if (header.find(beast::http::field::transfer_encoding) != header.end() &&
+            !(parser.chunked() &&
+              core::iequals_ascii(core::trim_blanks(header[beast::http::field::transfer_encoding]),
+                                  "chunked"))) {
+            // Built outside the co_await: GCC 12 miscompiles braced temporaries inside it.
+            Response refusal = problem_response(
+                Status::bad_request,
+                "unsupported-transfer-encoding",
+                "Unsupported Transfer-Encoding",
+                "only Transfer-Encoding: chunked is accepted",
+                std::vector<FieldProblem>{FieldProblem{{}, "only chunked", "Transfer-Encoding"}});
+            co_await write_and_close(*connection, std::move(refusal));
+            break;
+        }
         const auto length = parser.content_length();
         if (length && *length > options.max_body_bytes) {
             co_await write_and_close(*connection,
@@ -358,8 +391,11 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
             break;
         }
         stream.expires_never();
+        // Bytes left in the buffer (the next pipelined request) came with the reads that just
+        // ended; later ones come through the watch below, which notes their time itself.
+        first_byte_at = std::chrono::steady_clock::now();
 
-        ConnectionWatch watch(stream.socket(), buffer);
+        ConnectionWatch watch(stream.socket(), buffer, first_byte_at);
         RequestContext context{
             parser.release(), {}, shared->next_request_id(), received_at, &watch};
         const auto budget = request_budget(context.request, options.deadlines);

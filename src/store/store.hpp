@@ -58,6 +58,31 @@ struct IdempotencyRecord {
     std::string response_body;
 };
 
+// Decides, once, whether a queued write runs: the store claims it when its writer takes it, or
+// the requester withdraws it before that (its client left, its deadline came). Whoever is first
+// wins, so a requester that withdrew knows for certain that nothing was written. Thread-safe.
+class WriteTicket {
+public:
+    // True when the write will not run: it was still queued (now withdrawn) or already withdrawn.
+    // False once the store has claimed it.
+    bool withdraw() {
+        int expected = kQueued;
+        return state_.compare_exchange_strong(expected, kWithdrawn) || expected == kWithdrawn;
+    }
+    // For the store: true when the write may run (it was still queued).
+    bool claim() {
+        int expected = kQueued;
+        return state_.compare_exchange_strong(expected, kClaimed);
+    }
+    bool withdrawn() const { return state_.load() == kWithdrawn; }
+
+private:
+    static constexpr int kQueued = 0;
+    static constexpr int kClaimed = 1;
+    static constexpr int kWithdrawn = 2;
+    std::atomic<int> state_{kQueued};
+};
+
 // What intake hands the store: the notification and its outbox entry (and its idempotency
 // record, if any), written in one transaction. `payload` is opaque to the store (herald's
 // canonical JSON of the message).
@@ -69,10 +94,11 @@ struct NewNotification {
     UnixMs created_at = 0;
     UnixMs due_at = 0;
     std::optional<IdempotencyRecord> idempotency;
-    // When the write stops mattering. One still queued at `deadline`, or once `*abandoned` is
-    // true, is not performed (deadline_expired, abandoned); one already running completes.
+    // When the write stops mattering. One that could not commit before `deadline` (by the
+    // store's recent batch time) is not performed (deadline_expired), nor one whose `ticket` was
+    // withdrawn (abandoned); one already claimed completes.
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-    std::shared_ptr<const std::atomic<bool>> abandoned;
+    std::shared_ptr<WriteTicket> ticket;
 };
 
 struct AttemptView {

@@ -181,5 +181,28 @@ TEST_F(Deadline, RepeatWhoseDeadlinePassesWhileTheFirstIsStoredIs409AndItsRetryT
     EXPECT_EQ(stored(herald), 1);
 }
 
+// A pipelined request's deadline runs from when its bytes arrived, not from when herald gets to
+// it: one that waited behind a long request past its budget is answered 504 and never stored.
+TEST_F(Deadline, PipelinedRequestThatWaitedPastItsDeadlineIsNotStored) {
+    auto& herald = start_herald_with_provider(3000);
+    const std::string payload = body();
+    auto post = [&](const std::string& extra) {
+        return "POST /v1/notifications HTTP/1.1\r\nHost: herald\r\n"
+               "Content-Type: application/json\r\n" +
+               extra + "Content-Length: " + std::to_string(payload.size()) + "\r\n\r\n" + payload;
+    };
+    auto connection = RawConnection::connect(herald.port());
+    ASSERT_TRUE(
+        connection.send_all(post("Prefer: wait=2\r\n") + post("X-Request-Timeout-Ms: 500\r\n")));
+
+    const auto waited = connection.read_response();
+    ASSERT_TRUE(waited.has_value());
+    EXPECT_EQ(waited->status, 202) << waited->raw;
+    const auto late = connection.read_response();
+    ASSERT_TRUE(late.has_value());
+    EXPECT_EQ(late->status, 504) << late->raw;
+    EXPECT_EQ(stored(herald), 1);
+}
+
 }  // namespace
 }  // namespace herald::test

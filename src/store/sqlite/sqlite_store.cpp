@@ -41,30 +41,37 @@ public:
     bool bounded() const { return bounded_; }
     void set_bounded(bool bounded) { bounded_ = bounded; }
 
-    // Why the job should no longer run (checked when the writer takes it): its deadline passed
-    // or its requester gave up. nullopt: run it.
-    std::optional<StoreError> stale(std::chrono::steady_clock::time_point now) const {
-        if (abandoned_ && abandoned_->load()) {
+    // Why the job should no longer run, decided when the writer takes it: its requester withdrew
+    // it, or it could not commit before its deadline (`now` plus `commit_time`, the recent batch
+    // time). Otherwise the job is claimed, and no withdrawal can stop it any more. nullopt: run it.
+    std::optional<StoreError> stale(std::chrono::steady_clock::time_point now,
+                                    std::chrono::steady_clock::duration commit_time) {
+        if (ticket_ && ticket_->withdrawn()) {
             return StoreError::abandoned;
         }
-        if (now >= deadline_) {
-            return StoreError::deadline_expired;
+        if (now + commit_time >= deadline_) {
+            return !ticket_ || ticket_->withdraw() ? StoreError::deadline_expired
+                                                   : StoreError::abandoned;
+        }
+        if (ticket_ && !ticket_->claim()) {
+            return StoreError::abandoned;
         }
         return std::nullopt;
     }
+
     std::chrono::steady_clock::time_point enqueued_at() const { return enqueued_at_; }
     void set_enqueued_at(std::chrono::steady_clock::time_point at) { enqueued_at_ = at; }
 
     void set_expiry(std::chrono::steady_clock::time_point deadline,
-                    std::shared_ptr<const std::atomic<bool>> abandoned) {
+                    std::shared_ptr<WriteTicket> ticket) {
         deadline_ = deadline;
-        abandoned_ = std::move(abandoned);
+        ticket_ = std::move(ticket);
     }
 
 private:
     bool bounded_ = false;
     std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
-    std::shared_ptr<const std::atomic<bool>> abandoned_;
+    std::shared_ptr<WriteTicket> ticket_;
     std::chrono::steady_clock::time_point enqueued_at_{};
 };
 
@@ -186,13 +193,13 @@ SqliteStore::~SqliteStore() {
 
 void SqliteStore::insert(NewNotification notification, Callback<InsertOutcome> done) {
     const auto deadline = notification.deadline;
-    auto abandoned = notification.abandoned;
+    auto ticket = notification.ticket;
     auto job = make_job<InsertOutcome>(
         [notification = std::move(notification)](Connection& db) {
             return insert_notification(db, notification);
         },
         std::move(done));
-    job->set_expiry(deadline, std::move(abandoned));
+    job->set_expiry(deadline, std::move(ticket));
     submit_write(std::move(job), Admission::bounded);
 }
 
@@ -440,9 +447,11 @@ std::chrono::milliseconds SqliteStore::drain_estimate() const {
 // without running them, so that a storm of abandoned requests costs no transaction.
 void SqliteStore::drop_stale(Queue& batch) {
     const auto now = std::chrono::steady_clock::now();
+    const auto commit_time = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double, std::micro>(batch_us_.load()));
     auto keep = batch.begin();
     for (auto& job : batch) {
-        if (const auto reason = job->stale(now)) {
+        if (const auto reason = job->stale(now, commit_time)) {
             ++writes_dropped_;
             job->fail(*reason);
             job->complete();

@@ -39,8 +39,8 @@ struct StoreStats {
 //   BEGIN IMMEDIATE transaction, each inside its own savepoint (a failing write is rolled back
 //   alone), commits once (synchronous=FULL: durable when COMMIT returns), then runs all their
 //   callbacks. Many writes thus share one fsync. A write that stopped mattering while it waited
-//   (NewNotification::deadline passed, or its requester abandoned it) is answered
-//   deadline_expired or abandoned when the writer takes it, without running.
+//   (it could not commit before NewNotification::deadline, or its requester withdrew its
+//   ticket) is answered deadline_expired or abandoned when the writer takes it, without running.
 // - the reader owns a second connection for find() and ping(), so reads never wait behind a
 //   commit (WAL lets them see the last committed state).
 //

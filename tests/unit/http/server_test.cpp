@@ -283,5 +283,33 @@ TEST_F(ServerFixture, ActivityNamesTheRouteAndRequestIdWhileTheHandlerRuns) {
     EXPECT_EQ(activity_.current(0).route, "");
 }
 
+TEST_F(ServerFixture, RefusesATransferCodingOtherThanChunkedAndClosesBeforeReadingOn) {
+    start();
+    for (const std::string coding : {"gzip", "identity", "chunked, gzip", "gzip, chunked"}) {
+        auto socket = connect();
+        // What follows the headers would be read as a second request if herald went on.
+        asio::write(
+            socket,
+            asio::buffer("POST /echo/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding +
+                         "\r\n\r\nGET /echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"));
+        const std::string reply = read_responses(socket, 2);
+        EXPECT_NE(reply.find("HTTP/1.1 400"), std::string::npos) << coding << ": " << reply;
+        EXPECT_EQ(reply.find("smuggled"), std::string::npos) << coding << ": " << reply;
+        EXPECT_EQ(reply.find("HTTP/1.1 200"), std::string::npos) << coding << ": " << reply;
+    }
+}
+
+TEST_F(ServerFixture, AcceptsAChunkedBody) {
+    start();
+    auto socket = connect();
+    asio::write(
+        socket,
+        asio::buffer(std::string{"POST /echo/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                                 "chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n"}));
+    const std::string reply = read_responses(socket, 1);
+    EXPECT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << reply;
+    EXPECT_NE(reply.find("\"body\":\"abc\""), std::string::npos) << reply;
+}
+
 }  // namespace
 }  // namespace herald::http

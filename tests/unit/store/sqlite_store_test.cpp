@@ -766,14 +766,27 @@ TEST_F(QueueDisciplineTest, ASlowCommitAloneIsNoOverload) {
     EXPECT_EQ(store_->stats().shed_writes, 0u);
 }
 
+TEST(WriteTicket, TheFirstOfClaimAndWithdrawWins) {
+    WriteTicket claimed;
+    EXPECT_TRUE(claimed.claim());
+    EXPECT_FALSE(claimed.withdraw());
+    EXPECT_FALSE(claimed.withdrawn());
+
+    WriteTicket withdrawn;
+    EXPECT_TRUE(withdrawn.withdraw());
+    EXPECT_TRUE(withdrawn.withdraw());  // again: still not written
+    EXPECT_FALSE(withdrawn.claim());
+    EXPECT_TRUE(withdrawn.withdrawn());
+}
+
 TEST_F(SqliteStoreTest, WriteWhoseDeadlinePassedOrWhoseRequesterLeftIsAnsweredUnrun) {
     auto late = notification("late");
     late.deadline = std::chrono::steady_clock::now() - std::chrono::milliseconds{1};
     EXPECT_EQ(insert_with_outcome(late).error(), StoreError::deadline_expired);
 
     auto left = notification("left");
-    auto gone = std::make_shared<std::atomic<bool>>(true);
-    left.abandoned = gone;
+    left.ticket = std::make_shared<WriteTicket>();
+    ASSERT_TRUE(left.ticket->withdraw());
     EXPECT_EQ(insert_with_outcome(left).error(), StoreError::abandoned);
 
     EXPECT_EQ(find("late").error(), StoreError::not_found);
