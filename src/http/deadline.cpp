@@ -63,7 +63,7 @@ struct TimeoutHeader {
 };
 
 std::optional<std::int64_t> milliseconds_value(std::string_view text) {
-    return digits_value(text, 64);
+    return digits_value(text, std::string_view::npos);  // any length: large values saturate
 }
 
 constexpr TimeoutHeader kHeaders[] = {

@@ -70,6 +70,7 @@ TEST(RequestBudget, TheSmallestOfAllHeadersAndTheMaximumWins) {
                   {"x-envoy-expected-rq-timeout-ms", "4000"}}),
               milliseconds{3000});
     EXPECT_EQ(ok({{"X-Request-Timeout-Ms", "99999999999999999999999"}}), milliseconds{30000});
+    EXPECT_EQ(ok({{"X-Request-Timeout-Ms", std::string(200, '9').c_str()}}), milliseconds{30000});
 }
 
 TEST(RequestBudget, MalformedValuesAreRefusedNamingTheHeader) {
