@@ -23,6 +23,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <tuple>
 
 namespace herald::http {
 
@@ -440,41 +441,36 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
         co_await watch.stop();
         shared->in_flight.fetch_sub(1);
 
-        if (watch.gone()) {
-            if (shared->observer) {
-                // 499: the "client closed request" of common proxies' access logs.
-                RequestSummary summary{request_id,
-                                       method,
-                                       match.pattern,
-                                       499,
-                                       std::chrono::duration_cast<std::chrono::microseconds>(
-                                           std::chrono::steady_clock::now() - received_at)};
-                summary.client_gone = true;
-                shared->observer(summary);
+        // A client that left is not answered: it could not read the answer.
+        const bool gone = watch.gone();
+        beast::error_code write_ec;
+        if (!gone) {
+            if (shared->draining.load()) {
+                keep_alive = false;
             }
-            break;
+            response.version(11);
+            response.set("X-Request-Id", request_id);
+            response.keep_alive(keep_alive);
+            response.prepare_payload();
+            stream.expires_after(options.write_timeout);
+            std::size_t written = 0;
+            std::tie(write_ec, written) =
+                co_await beast::http::async_write(stream, response, kNoThrow);
         }
-
-        if (shared->draining.load()) {
-            keep_alive = false;
-        }
-        response.version(11);
-        response.set("X-Request-Id", request_id);
-        response.keep_alive(keep_alive);
-        response.prepare_payload();
-        stream.expires_after(options.write_timeout);
-        auto [write_ec, write_n] = co_await beast::http::async_write(stream, response, kNoThrow);
 
         if (shared->observer) {
-            shared->observer(RequestSummary{request_id,
-                                            method,
-                                            match.pattern,
-                                            static_cast<int>(response.result_int()),
-                                            std::chrono::duration_cast<std::chrono::microseconds>(
-                                                std::chrono::steady_clock::now() - received_at),
-                                            static_cast<bool>(write_ec)});
+            // 499: the "client closed request" of common proxies' access logs.
+            RequestSummary summary{request_id,
+                                   method,
+                                   match.pattern,
+                                   gone ? 499 : static_cast<int>(response.result_int()),
+                                   std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - received_at),
+                                   static_cast<bool>(write_ec)};
+            summary.client_gone = gone;
+            shared->observer(summary);
         }
-        if (write_ec || !keep_alive) {
+        if (gone || write_ec || !keep_alive) {
             break;
         }
     }

@@ -17,17 +17,6 @@ namespace {
 
 class Delivery : public IntegrationTest {};
 
-std::vector<std::filesystem::path> files_in(const std::filesystem::path& dir) {
-    std::vector<std::filesystem::path> files;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        if (entry.is_regular_file()) {
-            files.push_back(entry.path());
-        }
-    }
-    return files;
-}
-
 TEST_F(Delivery, MaildirTransportWritesOneMessageFileAndReportsSent) {
     auto& herald = start_herald({});
     auto body = baseline_notification();

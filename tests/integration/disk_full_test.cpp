@@ -31,17 +31,6 @@ namespace {
 // first checkpoint), small enough to fill in a moment.
 constexpr const char* kVolumeOptions = "size=8m,mode=0700";
 
-std::vector<std::filesystem::path> files_in(const std::filesystem::path& dir) {
-    std::vector<std::filesystem::path> files;
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        if (entry.is_regular_file()) {
-            files.push_back(entry.path());
-        }
-    }
-    return files;
-}
-
 // The value of header `name` in a raw message, unfolded lines only (the subjects here are short
 // ASCII); "" when absent.
 std::string header_value(const std::string& raw, const std::string& name) {

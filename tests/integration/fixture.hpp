@@ -255,6 +255,18 @@ inline double intake_count(HeraldPeer& herald, const std::string& outcome) {
         .value_or(-1);
 }
 
+// The regular files directly in `dir` (none when it cannot be read).
+inline std::vector<std::filesystem::path> files_in(const std::filesystem::path& dir) {
+    std::vector<std::filesystem::path> files;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        if (entry.is_regular_file()) {
+            files.push_back(entry.path());
+        }
+    }
+    return files;
+}
+
 // How many entries a directory holds (0 when it cannot be read).
 inline std::size_t entries_in(const std::filesystem::path& dir) {
     std::size_t count = 0;

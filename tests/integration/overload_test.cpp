@@ -39,6 +39,21 @@ long rss_kib(pid_t pid) {
     return -1;
 }
 
+// A POST /v1/notifications of `body` with `headers` besides the content type, given up by the
+// client after `timeout`.
+HttpRequest notification_request(const std::string& body,
+                                 std::vector<std::pair<std::string, std::string>> headers,
+                                 std::chrono::milliseconds timeout) {
+    HttpRequest request;
+    request.method = "POST";
+    request.target = "/v1/notifications";
+    request.body = body;
+    request.headers = std::move(headers);
+    request.headers.emplace(request.headers.begin(), "Content-Type", "application/json");
+    request.timeout = timeout;
+    return request;
+}
+
 class Overload : public IntegrationTest {
 protected:
     HeraldPeer& start_slow_herald(int delay_ms, int max_batch) {
@@ -64,14 +79,11 @@ TEST_F(Overload, L6ClientsThatGiveUpAndRetryWithOneKeyLeaveOneNotificationEach) 
     for (int i = 0; i < kClients; ++i) {
         clients.emplace_back([&, i] {
             HttpClient client = herald.client();
-            HttpRequest request;
-            request.method = "POST";
-            request.target = "/v1/notifications";
-            request.body = body;
-            request.headers = {{"Content-Type", "application/json"},
-                               {"Idempotency-Key", "l6-" + std::to_string(i)},
-                               {"X-Request-Timeout-Ms", "1000"}};
-            request.timeout = 1000ms;  // the client's own patience: it hangs up then
+            // The client's own patience is 1 s: it hangs up then.
+            const HttpRequest request = notification_request(
+                body,
+                {{"Idempotency-Key", "l6-" + std::to_string(i)}, {"X-Request-Timeout-Ms", "1000"}},
+                1000ms);
             for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
                 ++attempts;
                 const auto response = client.send(request);
@@ -131,13 +143,9 @@ TEST_F(Overload, IntakeFarPastCapacityShedsWithRetryAfterAndKeepsMemoryFlat) {
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&] {
             HttpClient client = herald.client();
-            HttpRequest request;
-            request.method = "POST";
-            request.target = "/v1/notifications";
-            request.body = body;
-            request.headers = {{"Content-Type", "application/json"},
-                               {"X-Request-Timeout-Ms", std::to_string(kDeadline.count())}};
-            request.timeout = 10s;  // liveness only: herald answers within its deadline
+            // The client's 10 s is liveness only: herald answers within its deadline.
+            const HttpRequest request = notification_request(
+                body, {{"X-Request-Timeout-Ms", std::to_string(kDeadline.count())}}, 10s);
             std::vector<Sample> mine;
             for (int i = 0; i < kPerThread; ++i) {
                 const auto sent = Clock::now();
