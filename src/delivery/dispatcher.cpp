@@ -299,6 +299,7 @@ asio::awaitable<void> Dispatcher::claim_and_start(int limit, int retries) {
         pacer_.on_start(entry.attempts > 0, now);
         start_delivery(std::move(entry));
     }
+    publish_pacing(now);
 }
 
 asio::awaitable<void> Dispatcher::wait_for_work() {
@@ -514,7 +515,8 @@ void Dispatcher::note_pacing_change(std::string_view change,
                       {{"transport", transport},
                        {"status_code", result.status_code},
                        {"pause_ms", std::chrono::ceil<milliseconds>(until).count()},
-                       {"retry_after", result.retry_after.has_value()}});
+                       // Whether the provider's Retry-After set the pause ("0" does not).
+                       {"retry_after", result.retry_after && result.retry_after->count() > 0}});
         return;
     }
     if (change == "breaker opened") {
