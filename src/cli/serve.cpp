@@ -203,6 +203,7 @@ delivery::DispatcherOptions dispatcher_options(const config::DeliverySettings& d
     pacing.retry_floor_per_s = d.retry_budget_floor_per_s;
     pacing.retry_burst = d.retry_budget_burst;
     pacing.throttle_pause = d.throttle_pause;
+    pacing.throttle_pause_max = d.throttle_pause_max;
     return options;
 }
 

@@ -250,6 +250,7 @@ const std::vector<Field>& fields() {
         f.push_back(number_field("delivery.retry_budget_floor_per_s", [](Settings& s) -> auto& { return s.delivery.retry_budget_floor_per_s; }, 0, 1000000));
         f.push_back(integer_field("delivery.retry_budget_burst", [](Settings& s) -> auto& { return s.delivery.retry_budget_burst; }, 1, 1000000));
         f.push_back(millis_field("delivery.throttle_pause_ms", [](Settings& s) -> auto& { return s.delivery.throttle_pause; }, 1, 86400000));
+        f.push_back(millis_field("delivery.throttle_pause_max_ms", [](Settings& s) -> auto& { return s.delivery.throttle_pause_max; }, 1, 86400000));
         f.push_back(millis_field("delivery.retry_after_max_ms", [](Settings& s) -> auto& { return s.delivery.retry_after_max; }, 1000, 86400000));
         f.push_back(text_field("smtp.transient_replies", [](Settings& s) -> auto& { return s.delivery.smtp.transient_replies; }));
         f.push_back(bool_field("delivery.paused", [](Settings& s) -> auto& { return s.delivery.paused; }));
@@ -392,6 +393,9 @@ std::optional<Error> check_consistency(const Settings& s) {
     if ((t.starts_with("http://") && t.size() == 7) ||
         (t.starts_with("https://") && t.size() == 8)) {
         return Error{"delivery.transport needs a host after http:// or https://"};
+    }
+    if (s.delivery.throttle_pause_max < s.delivery.throttle_pause) {
+        return Error{"delivery.throttle_pause_max_ms must not be below delivery.throttle_pause_ms"};
     }
     if (s.delivery.min_concurrency > s.delivery.concurrency) {
         return Error{"delivery.min_concurrency must not be above delivery.concurrency"};

@@ -90,6 +90,7 @@ struct DeliverySettings {
     double retry_budget_floor_per_s = 1;
     int retry_budget_burst = 10;
     std::chrono::milliseconds throttle_pause{1000};
+    std::chrono::milliseconds throttle_pause_max{30000};
     std::chrono::milliseconds retry_after_max{3600000};
     std::string message_id_domain;  // empty: the host name
     bool paused = false;  // accept and store, but send nothing (e.g. provider maintenance)

@@ -66,7 +66,6 @@ DispatcherOptions with_defaults(DispatcherOptions options) {
 PacingOptions pacing_of(const DispatcherOptions& options) {
     PacingOptions pacing = options.pacing;
     pacing.max_concurrency = options.concurrency;
-    pacing.backoff_max = options.backoff_max;
     pacing.retry_after_max = options.retry_after_max;
     return pacing;
 }
