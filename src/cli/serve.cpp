@@ -169,6 +169,7 @@ delivery::TransportOptions transport_options(const config::DeliverySettings& d) 
     options.smtp.helo = d.smtp.helo;
     options.http.token = d.http.token;
     options.http.verify_tls = d.http.verify_tls;
+    options.http.profile = d.http.profile;
     return options;
 }
 
