@@ -263,7 +263,7 @@ TEST(HttpTransportProfiles, MapsAProviderThrottleLikeTheHeraldProfile) {
     const SendResult first = send_and_wait(transport, rich_message());
     const SendResult second = send_and_wait(transport, rich_message());
 
-    EXPECT_EQ(first.outcome, AttemptOutcome::transient);
+    EXPECT_EQ(first.outcome, AttemptOutcome::throttled);
     EXPECT_EQ(first.retry_after, std::chrono::milliseconds{3000});
     EXPECT_EQ(second.outcome, AttemptOutcome::sent);
     EXPECT_EQ(mock.get("/calls").as_array().at(1).at("authorization"), false);
