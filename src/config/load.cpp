@@ -251,7 +251,6 @@ const std::vector<Field>& fields() {
         f.push_back(integer_field("delivery.retry_budget_burst", [](Settings& s) -> auto& { return s.delivery.retry_budget_burst; }, 1, 1000000));
         f.push_back(millis_field("delivery.throttle_pause_ms", [](Settings& s) -> auto& { return s.delivery.throttle_pause; }, 1, 86400000));
         f.push_back(millis_field("delivery.retry_after_max_ms", [](Settings& s) -> auto& { return s.delivery.retry_after_max; }, 1000, 86400000));
-        f.push_back(text_field("smtp.transient_replies", [](Settings& s) -> auto& { return s.delivery.smtp.transient_replies; }));
         f.push_back(bool_field("delivery.paused", [](Settings& s) -> auto& { return s.delivery.paused; }));
         f.push_back(text_field("delivery.message_id_domain", [](Settings& s) -> auto& { return s.delivery.message_id_domain; }));
         f.push_back(text_field("smtp.user", [](Settings& s) -> auto& { return s.delivery.smtp.user; }, true));
@@ -259,6 +258,7 @@ const std::vector<Field>& fields() {
         f.push_back(choice_field("smtp.starttls", [](Settings& s) -> auto& { return s.delivery.smtp.starttls; }, {"off", "opportunistic", "required"}));
         f.push_back(bool_field("smtp.verify_tls", [](Settings& s) -> auto& { return s.delivery.smtp.verify_tls; }));
         f.push_back(text_field("smtp.helo", [](Settings& s) -> auto& { return s.delivery.smtp.helo; }));
+        f.push_back(text_field("smtp.transient_replies", [](Settings& s) -> auto& { return s.delivery.smtp.transient_replies; }));
         f.push_back(text_field("http.token", [](Settings& s) -> auto& { return s.delivery.http.token; }, true));
         f.push_back(bool_field("http.verify_tls", [](Settings& s) -> auto& { return s.delivery.http.verify_tls; }));
         f.push_back(choice_field("http.profile", [](Settings& s) -> auto& { return s.delivery.http.profile; }, {"herald", "sendgrid", "mailgun"}));
