@@ -172,6 +172,7 @@ delivery::TransportOptions transport_options(const config::DeliverySettings& d) 
         config::parse_reply_codes(d.smtp.transient_replies).value_or(std::vector<int>{});
     options.http.token = d.http.token;
     options.http.verify_tls = d.http.verify_tls;
+    options.http.profile = d.http.profile;
     return options;
 }
 

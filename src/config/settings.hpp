@@ -63,8 +63,9 @@ struct SmtpSettings {
 };
 
 struct HttpTransportSettings {
-    std::string token;  // secret: bearer token for the email API
+    std::string token;  // secret: the email API's key (Bearer, or Basic api:KEY for mailgun)
     bool verify_tls = true;
+    std::string profile = "herald";  // request shape: herald | sendgrid | mailgun
 };
 
 struct DeliverySettings {
