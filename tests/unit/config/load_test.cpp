@@ -233,5 +233,67 @@ TEST(SplitHostPort, AcceptsIpv4AndBracketedIpv6) {
     EXPECT_FALSE(split_host_port("nohost"));
 }
 
+TEST(LoadSettings, ReadsTheRateAsADecimalOrWholeNumberFromEachSource) {
+    const auto decimal = write_file("[delivery]\nrate_per_s = 2.5\n");
+    auto from_file = load_settings(decimal, env_of({}), {});
+    ASSERT_TRUE(from_file) << from_file.error();
+    EXPECT_DOUBLE_EQ(from_file->delivery.rate_per_s, 2.5);
+    const auto whole = write_file("[delivery]\nrate_per_s = 40\n");
+    auto from_whole = load_settings(whole, env_of({}), {});
+    ASSERT_TRUE(from_whole) << from_whole.error();
+    EXPECT_DOUBLE_EQ(from_whole->delivery.rate_per_s, 40);
+    auto from_env = load_settings("", env_of({{"HERALD_DELIVERY_RATE_PER_S", "0.5"}}), {});
+    ASSERT_TRUE(from_env) << from_env.error();
+    EXPECT_DOUBLE_EQ(from_env->delivery.rate_per_s, 0.5);
+    for (const auto& path : {decimal, whole}) {
+        std::remove(path.c_str());
+    }
+}
+
+TEST(LoadSettings, RefusesARateThatIsNotAPlainNonNegativeNumber) {
+    for (const std::string value : {"abc", "-1", "1e3", ".5", "5.", "", "nan", "2000000"}) {
+        auto settings = load_settings("", env_of({{"HERALD_DELIVERY_RATE_PER_S", value}}), {});
+        ASSERT_FALSE(settings) << value;
+        EXPECT_NE(settings.error().find("HERALD_DELIVERY_RATE_PER_S"), std::string::npos);
+        EXPECT_NE(settings.error().find("must be a number from 0 to 1000000"), std::string::npos)
+            << settings.error();
+    }
+}
+
+TEST(LoadSettings, RefusesAThrottlePauseCeilingBelowTheFirstPause) {
+    Overrides flags;
+    flags.assignments = {"delivery.throttle_pause_ms=5000", "delivery.throttle_pause_max_ms=1000"};
+    auto settings = load_settings("", env_of({}), flags);
+    ASSERT_FALSE(settings);
+    EXPECT_NE(settings.error().find("delivery.throttle_pause_max_ms"), std::string::npos);
+}
+
+TEST(LoadSettings, RefusesAMinimumConcurrencyAboveTheMaximum) {
+    Overrides flags;
+    flags.assignments = {"delivery.concurrency=4", "delivery.min_concurrency=8"};
+    auto settings = load_settings("", env_of({}), flags);
+    ASSERT_FALSE(settings);
+    EXPECT_NE(settings.error().find("delivery.min_concurrency"), std::string::npos);
+}
+
+TEST(LoadSettings, RefusesARetryAfterCapUnderASecond) {
+    auto settings = load_settings("", env_of({{"HERALD_DELIVERY_RETRY_AFTER_MAX_MS", "0"}}), {});
+    ASSERT_FALSE(settings);
+    EXPECT_NE(settings.error().find("HERALD_DELIVERY_RETRY_AFTER_MAX_MS"), std::string::npos);
+}
+
+TEST(LoadSettings, ReadsSmtpTransientRepliesAndRefusesAnythingButFiveHundreds) {
+    auto good = load_settings("", env_of({{"HERALD_SMTP_TRANSIENT_REPLIES", " 550, 554 "}}), {});
+    ASSERT_TRUE(good) << good.error();
+    EXPECT_EQ(parse_reply_codes(good->delivery.smtp.transient_replies),
+              (std::vector<int>{550, 554}));
+    EXPECT_EQ(parse_reply_codes(""), std::vector<int>{});
+    for (const std::string value : {"450", "550,,554", "abc", "550;554", "600", "550,"}) {
+        auto bad = load_settings("", env_of({{"HERALD_SMTP_TRANSIENT_REPLIES", value}}), {});
+        ASSERT_FALSE(bad) << value;
+        EXPECT_NE(bad.error().find("smtp.transient_replies"), std::string::npos) << bad.error();
+    }
+}
+
 }  // namespace
 }  // namespace herald::config

@@ -335,6 +335,17 @@ TEST(SmtpTransport, RequiredStarttlsFailsAgainstAServerWithoutIt) {
     EXPECT_TRUE(server.sessions().empty());
 }
 
+TEST(ClassifySmtpAttempt, Takes421AsThrottlingAndListedFiveHundredsAsTransient) {
+    EXPECT_EQ(classify_smtp_attempt(CURLE_RECV_ERROR, 421, false).outcome,
+              AttemptOutcome::throttled);
+    EXPECT_EQ(classify_smtp_attempt(CURLE_SEND_ERROR, 451, false).outcome,
+              AttemptOutcome::transient);
+    EXPECT_EQ(classify_smtp_attempt(CURLE_SEND_ERROR, 550, false, {550, 554}).outcome,
+              AttemptOutcome::transient);
+    EXPECT_EQ(classify_smtp_attempt(CURLE_SEND_ERROR, 553, false, {550, 554}).outcome,
+              AttemptOutcome::permanent);
+}
+
 TEST(ClassifySmtpAttempt, UsesTheReplyCodeThenWhetherDataHadStarted) {
     EXPECT_EQ(classify_smtp_attempt(CURLE_OK, 250, true).outcome, AttemptOutcome::sent);
     EXPECT_EQ(classify_smtp_attempt(CURLE_SEND_ERROR, 452, false).outcome,
