@@ -93,6 +93,11 @@ struct NewNotification {
     std::string payload;
     UnixMs created_at = 0;
     UnixMs due_at = 0;
+    // After this the notification is no longer worth sending: it becomes `expired` instead.
+    std::optional<UnixMs> expires_at;
+    // The W3C trace context of the request that created it ("" when none), for delivery spans.
+    std::string trace_parent;
+    std::string trace_state;
     std::optional<IdempotencyRecord> idempotency;
     // When the write stops mattering. One that could not commit before `deadline` (by the
     // store's recent batch time) is not performed (deadline_expired), nor one whose `ticket` was
@@ -105,7 +110,7 @@ struct AttemptView {
     int number = 0;
     UnixMs started_at = 0;
     UnixMs finished_at = 0;
-    std::string outcome;  // sent, transient, permanent, ambiguous
+    std::string outcome;  // sent, transient, permanent, ambiguous, throttled
     std::string detail;
 };
 
@@ -119,6 +124,7 @@ struct NotificationView {
     UnixMs updated_at = 0;
     std::optional<UnixMs> sent_at;
     std::optional<UnixMs> next_attempt_at;
+    std::optional<UnixMs> expires_at;
     std::string last_error;
     std::vector<AttemptView> attempt_log;  // filled by find(), oldest first; empty after insert
 };
@@ -150,8 +156,12 @@ struct ClaimedEntry {
     std::string client;
     std::string message_id;
     std::string payload;
-    int attempts = 0;  // attempts made before this one
+    int attempts = 0;   // attempts made before this one
+    int throttled = 0;  // of those, how many the provider throttled (429, 503)
     UnixMs created_at = 0;
+    std::optional<UnixMs> expires_at;
+    std::string trace_parent;
+    std::string trace_state;
     std::int64_t lease_token = 0;
     bool taken_over = false;  // the previous lease expired without an outcome being recorded
 };
@@ -162,7 +172,7 @@ struct AttemptRecord {
     std::int64_t lease_token = 0;
     UnixMs started_at = 0;
     UnixMs finished_at = 0;
-    std::string outcome;  // sent, transient, permanent, ambiguous
+    std::string outcome;  // sent, transient, permanent, ambiguous, throttled
     std::string detail;
     Status next_status = Status::sent;  // sent, retrying (with next_due_at), failed, expired
     UnixMs next_due_at = 0;

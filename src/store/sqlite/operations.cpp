@@ -141,12 +141,16 @@ boost::system::result<InsertOutcome> insert_notification(Connection& db,
     {
         auto insert = db.query(
             "INSERT INTO notifications (id, client, message_id, payload, status, attempts, "
-            "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?5)");
+            "created_at, updated_at, expires_at, trace_parent, trace_state) "
+            "VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?5, ?6, ?7, ?8)");
         insert.bind(1, notification.id)
             .bind(2, notification.client)
             .bind(3, notification.message_id)
             .bind(4, notification.payload)
-            .bind(5, notification.created_at);
+            .bind(5, notification.created_at)
+            .bind(6, notification.expires_at)
+            .bind(7, notification.trace_parent)
+            .bind(8, notification.trace_state);
         if (const int rc = insert.run(); rc != SQLITE_DONE) {
             return report_failure(db, rc, "insert");
         }
@@ -187,6 +191,7 @@ boost::system::result<InsertOutcome> insert_notification(Connection& db,
     view.created_at = notification.created_at;
     view.updated_at = notification.created_at;
     view.next_attempt_at = notification.due_at;
+    view.expires_at = notification.expires_at;
     return outcome;
 }
 
@@ -211,7 +216,8 @@ boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& d
     {
         auto due = db.query(
             "SELECT o.notification_id, o.lease_owner, o.lease_token, n.client, n.message_id, "
-            "n.payload, n.attempts, n.created_at "
+            "n.payload, n.attempts, n.created_at, n.throttled, n.expires_at, n.trace_parent, "
+            "n.trace_state "
             "FROM outbox o JOIN notifications n ON n.id = o.notification_id "
             "WHERE o.due_at <= ?1 AND (o.lease_owner IS NULL OR o.lease_expires_at <= ?1) "
             "ORDER BY o.due_at, o.notification_id LIMIT ?2");
@@ -227,6 +233,12 @@ boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& d
             entry.payload = due.text(5);
             entry.attempts = static_cast<int>(due.int64(6));
             entry.created_at = due.int64(7);
+            entry.throttled = static_cast<int>(due.int64(8));
+            if (!due.is_null(9)) {
+                entry.expires_at = due.int64(9);
+            }
+            entry.trace_parent = due.text(10);
+            entry.trace_state = due.text(11);
             entries.push_back(std::move(entry));
         }
         if (rc != SQLITE_DONE) {
@@ -294,13 +306,15 @@ boost::system::result<void> record_attempt_outcome(Connection& db, const Attempt
     {
         auto update = db.query(
             "UPDATE notifications SET status = ?2, attempts = ?3, updated_at = ?4, "
-            "last_error = ?5, sent_at = coalesce(?6, sent_at) WHERE id = ?1");
+            "last_error = ?5, sent_at = coalesce(?6, sent_at), throttled = throttled + ?7 "
+            "WHERE id = ?1");
         update.bind(1, record.id)
             .bind(2, to_string(status))
             .bind(3, attempts)
             .bind(4, record.finished_at)
             .bind(5, sent ? std::string_view{} : std::string_view{record.detail})
-            .bind(6, sent ? std::optional<std::int64_t>{record.finished_at} : std::nullopt);
+            .bind(6, sent ? std::optional<std::int64_t>{record.finished_at} : std::nullopt)
+            .bind(7, std::int64_t{record.outcome == "throttled" ? 1 : 0});
         if (const int rc = update.run(); rc != SQLITE_DONE) {
             return report_failure(db, rc, "record_attempt");
         }
@@ -365,7 +379,7 @@ boost::system::result<NotificationView> read_notification(Connection& db,
     {
         auto row = db.query(
             "SELECT n.id, n.client, n.status, n.message_id, n.attempts, n.created_at, "
-            "n.updated_at, n.sent_at, n.last_error, o.due_at, o.lease_owner "
+            "n.updated_at, n.sent_at, n.last_error, o.due_at, o.lease_owner, n.expires_at "
             "FROM notifications n LEFT JOIN outbox o ON o.notification_id = n.id "
             "WHERE n.id = ?1 AND (?2 = '' OR n.client = ?2)");
         row.bind(1, id).bind(2, client);
@@ -390,6 +404,9 @@ boost::system::result<NotificationView> read_notification(Connection& db,
         // While leased, the attempt is under way; there is no next one scheduled yet.
         if (!row.is_null(9) && row.is_null(10)) {
             view.next_attempt_at = row.int64(9);
+        }
+        if (!row.is_null(11)) {
+            view.expires_at = row.int64(11);
         }
     }
 

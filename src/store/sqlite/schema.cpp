@@ -15,7 +15,7 @@ struct Migration {
 };
 
 // Append new versions; never edit one that has shipped.
-constexpr std::array<Migration, 2> kMigrations{{
+constexpr std::array<Migration, 3> kMigrations{{
     {1, R"sql(
 CREATE TABLE notifications (
     id              TEXT PRIMARY KEY,
@@ -76,6 +76,17 @@ CREATE TABLE idempotency_keys (
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at);
 CREATE INDEX idempotency_keys_notification ON idempotency_keys (notification_id);
+)sql"},
+    // Delivery learns when a notification stops mattering (expires_at), how many of its attempts
+    // the provider throttled (they do not count towards delivery.max_attempts), and the trace the
+    // request belonged to, so that later delivery attempts can join it. The status index serves
+    // the listing of dead letters.
+    {3, R"sql(
+ALTER TABLE notifications ADD COLUMN expires_at INTEGER;
+ALTER TABLE notifications ADD COLUMN throttled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE notifications ADD COLUMN trace_parent TEXT NOT NULL DEFAULT '';
+ALTER TABLE notifications ADD COLUMN trace_state TEXT NOT NULL DEFAULT '';
+CREATE INDEX notifications_status_updated ON notifications (status, updated_at, id);
 )sql"},
 }};
 
