@@ -46,6 +46,13 @@ SIZES = {
         "grace": 20, "quiet": 3,
         "overload": {"capacity_concurrency": 4, "duration": 15},
     },
+    # A smoke run for ctest (label `lab`): seconds, not minutes.
+    "smoke": {
+        "provider_latency_ms": 500, "rate": 5, "duration": 4, "attempt_timeout": 2,
+        "backoff_base": 0.5, "backoff_max": 2, "retry_window": 4, "prefer_wait": 2,
+        "grace": 5, "quiet": 2,
+        "overload": {"capacity_concurrency": 2, "duration": 4},
+    },
     "full": {
         "provider_latency_ms": 500, "rate": 20, "duration": 60, "attempt_timeout": 10,
         "backoff_base": 1, "backoff_max": 30, "retry_window": 120, "prefer_wait": 10,
@@ -374,6 +381,9 @@ def main():
     parser.add_argument("--systems", default=",".join(SYSTEMS),
                         help="comma-separated subset of " + ",".join(SYSTEMS))
     parser.add_argument("--no-overload", action="store_true", help="skip the overload scenario")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 unless every herald run has no zombie call, no id sent "
+                             "twice and no notification left unsent (timings are not checked)")
     parser.add_argument("--reanalyze", action="store_true",
                         help="recompute the table and charts from OUT/raw without running")
     args = parser.parse_args()
@@ -424,6 +434,13 @@ def main():
     print("\n" + text)
     print(f"lab: wrote {out}/results.md, results.json and charts "
           f"({time.monotonic() - started:.0f} s)")
+    if args.check:
+        broken = [r["label"] for r in results + overloads if r["system"].startswith("herald")
+                  and (r["zombie_calls"] or r["ids_sent_twice"] or r["notifications_never_sent"])]
+        if broken:
+            print(f"lab: check failed for {', '.join(broken)}")
+            sys.exit(1)
+        print("lab: check passed (herald: no zombie call, no duplicate, nothing unsent)")
 
 
 if __name__ == "__main__":
