@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything herald needs to build, run and test on Debian 12: compilers and libraries
-# from Debian's packages, and the npm test peers (maildev, mailparser) under tools/node/.
+# from Debian's packages (the lab's Python peer and charts included: Flask, gevent, requests,
+# matplotlib), and the npm test peers (maildev, mailparser) under tools/node/.
 # With --no-peers the npm step is skipped (running herald needs no test peer).
 # Safe to run again: each step is skipped when what it installs is already there.
 set -euo pipefail
@@ -14,6 +15,7 @@ apt_packages=(
     libcurl4-openssl-dev libssl-dev libidn2-dev libsqlite3-dev sqlite3
     libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libkainjow-mustache-dev
     libgtest-dev libgmock-dev prometheus-cpp-dev wrk python3 nodejs
+    python3-flask python3-gevent python3-requests python3-matplotlib
 )
 
 missing=()

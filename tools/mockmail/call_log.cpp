@@ -13,6 +13,16 @@ boost::json::value text_or_null(const std::string& text) {
     return boost::json::value(text);
 }
 
+std::map<std::string, std::uint64_t> count_ids(const std::vector<Call>& calls) {
+    std::map<std::string, std::uint64_t> counts;
+    for (const Call& call : calls) {
+        if (!call.storm_id.empty()) {
+            ++counts[call.storm_id];
+        }
+    }
+    return counts;
+}
+
 std::map<std::string, std::uint64_t> count_keys(const std::vector<Call>& calls) {
     std::map<std::string, std::uint64_t> counts;
     for (const Call& call : calls) {
@@ -57,6 +67,9 @@ boost::json::array CallLog::to_json() const {
             {"fields", call.fields},
             {"body", call.body},
             {"answer", call.answer},
+            {"storm_id", text_or_null(call.storm_id)},
+            {"started_at_ms", call.started_at_ms},
+            {"answered_at_ms", call.answered_at_ms},
         });
     }
     return out;
@@ -74,7 +87,14 @@ boost::json::object CallLog::stats() const {
         answers[status] = answers.contains(status) ? answers[status].to_number<std::uint64_t>() + 1
                                                    : std::uint64_t{1};
     }
+    const auto ids = count_ids(calls_);
+    std::uint64_t repeated_ids = 0;
+    for (const auto& [id, count] : ids) {
+        repeated_ids += count >= 2 ? 1 : 0;
+    }
     return {{"calls", calls_.size()},
+            {"distinct_ids", ids.size()},
+            {"ids_called_twice", repeated_ids},
             {"answers", std::move(answers)},
             {"distinct_keys", counts.size()},
             {"repeated_calls", repeated},
@@ -97,6 +117,27 @@ boost::json::object CallLog::key_counts() const {
         out[key] = count;
     }
     return out;
+}
+
+boost::json::object CallLog::id_counts() const {
+    boost::json::object out;
+    for (const auto& [id, count] : count_ids(calls_)) {
+        out[id] = count;
+    }
+    return out;
+}
+
+void CallLog::started(std::uint64_t seq, std::int64_t at_ms) {
+    if (seq >= 1 && seq <= calls_.size() && calls_[seq - 1].seq == seq) {
+        calls_[seq - 1].started_at_ms = at_ms;
+    }
+}
+
+void CallLog::answered(std::uint64_t seq, int answer, std::int64_t at_ms) {
+    if (seq >= 1 && seq <= calls_.size() && calls_[seq - 1].seq == seq) {
+        calls_[seq - 1].answer = answer;
+        calls_[seq - 1].answered_at_ms = at_ms;
+    }
 }
 
 }  // namespace herald::mockmail

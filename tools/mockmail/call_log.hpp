@@ -29,8 +29,14 @@ struct Call {
     // sendgrid and mailgun: what the provider-shaped body said (ParsedSend::fields, also the
     // source of message_id, subject, from and to above); null on the herald route.
     boost::json::value fields;
-    std::string body;  // the raw request body
-    int answer = 0;    // the status the mock chose; 0 when it dropped the connection instead
+    std::string body;      // the raw request body
+    int answer = 0;        // the status the mock chose; 0 when it dropped the connection instead
+    std::string storm_id;  // herald-storm's notification id found in the body; "" when none
+    // When the mock began working on it (after any wait for a slot under --max-concurrent) and
+    // when it answered or dropped it; 0 while that has not happened. With received_at_ms these
+    // give the provider's incoming rate over time and calls still worked on after a client left.
+    std::int64_t started_at_ms = 0;
+    std::int64_t answered_at_ms = 0;
 };
 
 // Every send received since start (or the last reset), in arrival order. Not thread-safe: the
@@ -48,6 +54,12 @@ public:
     boost::json::object stats() const;
     // {"KEY":N,…}: how many calls carried each Idempotency-Key (calls without one are left out).
     boost::json::object key_counts() const;
+    // {"ID":N,…}: how many calls carried each herald-storm notification id (see Call::storm_id).
+    boost::json::object id_counts() const;
+    // Fills in Call::started_at_ms / answered_at_ms (and the final answer) of call `seq`; a call
+    // forgotten by reset() meanwhile is left alone.
+    void started(std::uint64_t seq, std::int64_t at_ms);
+    void answered(std::uint64_t seq, int answer, std::int64_t at_ms);
 
     std::uint64_t next_seq() const { return calls_.size() + 1; }
 

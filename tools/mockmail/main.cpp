@@ -65,14 +65,42 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     app.add_option("--rate-burst", faults.rate_burst, "sends the rate limit lets through at once")
         ->check(CLI::PositiveNumber);
+    herald::mockmail::LatencyOptions latency;
+    std::string latency_dist = "fixed";
+    int latency_max_ms = 60000;
+    app.add_option("--latency-dist",
+                   latency_dist,
+                   "fixed; uniform from --latency-ms to --latency-max-ms; lognormal with median "
+                   "--latency-ms; pareto with minimum --latency-ms (both capped at "
+                   "--latency-max-ms)")
+        ->check(CLI::IsMember({"fixed", "uniform", "lognormal", "pareto"}));
+    app.add_option("--latency-max-ms", latency_max_ms, "upper bound of a drawn latency")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--latency-sigma", latency.sigma, "lognormal shape (0.5: p99 ~ 3.2 x median)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--latency-alpha", latency.alpha, "pareto tail index (smaller: heavier tail)")
+        ->check(CLI::PositiveNumber);
+    herald::mockmail::CapacityOptions capacity;
+    std::string over_capacity = "queue";
+    app.add_option(
+        "--max-concurrent", capacity.max_concurrent, "sends worked on at once (default: no cap)");
+    app.add_option("--over-capacity",
+                   over_capacity,
+                   "beyond --max-concurrent: queue (wait for a slot) or 503 (Retry-After: 1)")
+        ->check(CLI::IsMember({"queue", "503"}));
     CLI11_PARSE(app, argc, argv);
+    latency.kind = herald::mockmail::parse_latency_kind(latency_dist);
+    latency.base = std::chrono::milliseconds{latency_ms};
+    latency.max = std::chrono::milliseconds{latency_max_ms};
+    capacity.over = over_capacity == "503" ? herald::mockmail::SendSlots::Mode::refuse
+                                           : herald::mockmail::SendSlots::Mode::queue;
     faults.latency = std::chrono::milliseconds{latency_ms};
     faults.fail_for = std::chrono::milliseconds{fail_for_ms};
 
     try {
         std::signal(SIGPIPE, SIG_IGN);
         boost::asio::io_context io(1);
-        herald::mockmail::MockServer server(io, parse_listen(listen), faults);
+        herald::mockmail::MockServer server(io, parse_listen(listen), faults, latency, capacity);
         server.start();
 
         boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -1,5 +1,7 @@
 #include "mock_server.hpp"
 
+#include "notification_ids.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -100,8 +102,16 @@ void report_escape(std::exception_ptr error) {
 
 }  // namespace
 
-MockServer::MockServer(asio::io_context& io, const tcp::endpoint& endpoint, FaultOptions faults)
-    : io_(io), acceptor_(io, endpoint), plan_(std::move(faults)) {}
+MockServer::MockServer(asio::io_context& io,
+                       const tcp::endpoint& endpoint,
+                       FaultOptions faults,
+                       LatencyOptions latency,
+                       CapacityOptions capacity)
+    : io_(io),
+      acceptor_(io, endpoint),
+      plan_(std::move(faults)),
+      latency_(latency),
+      slots_(io, capacity.max_concurrent, capacity.over) {}
 
 void MockServer::start() {
     asio::co_spawn(io_, accept_loop(), report_escape);
@@ -164,10 +174,17 @@ asio::awaitable<std::optional<Response>> MockServer::handle(Request request,
         co_return json_response(request, http::status::ok, log_.to_json());
     }
     if (method == http::verb::get && target == "/stats") {
-        co_return json_response(request, http::status::ok, log_.stats());
+        boost::json::object stats = log_.stats();
+        stats["max_concurrent"] = slots_.limit();
+        stats["queued"] = slots_.queued();
+        stats["peak_queued"] = slots_.peak_queued();
+        co_return json_response(request, http::status::ok, stats);
     }
     if (method == http::verb::get && target == "/keys") {
         co_return json_response(request, http::status::ok, log_.key_counts());
+    }
+    if (method == http::verb::get && target == "/ids") {
+        co_return json_response(request, http::status::ok, log_.id_counts());
     }
     if (method == http::verb::delete_ && target == "/calls") {
         log_.reset();
@@ -214,6 +231,7 @@ asio::awaitable<std::optional<Response>> MockServer::handle_send(Request request
         call.fields = std::move(parsed.fields);
     }
     call.body = request.body();
+    call.storm_id = find_storm_id(call.body);
 
     const Decision decision = plan_.next(std::chrono::steady_clock::now());
     const int fail_status = plan_.options().fail_status;
@@ -223,6 +241,7 @@ asio::awaitable<std::optional<Response>> MockServer::handle_send(Request request
                   : decision.action == Decision::Action::rate_limited ? 429
                   : parse_error                                       ? 400
                                                                       : accepted;
+    const int planned_answer = call.answer;
     const std::uint64_t seq = log_.add(std::move(call)).seq;
     // Counts this send as in flight until the coroutine ends, whichever way it answers.
     struct InFlight {
@@ -232,8 +251,41 @@ asio::awaitable<std::optional<Response>> MockServer::handle_send(Request request
     log_.begin_send();
     const InFlight in_flight{log_};
 
+    // Every way out of here records when the send was answered (or dropped).
+    struct Answered {
+        CallLog& log;
+        std::uint64_t seq;
+        int status;
+        ~Answered() { log.answered(seq, status, now_ms()); }
+    };
+    Answered answered{log_, seq, planned_answer};
+
+    // Only sends the provider would work on take a slot; refusals are answered at once.
+    struct Slot {
+        SendSlots* slots = nullptr;
+        ~Slot() {
+            if (slots != nullptr) {
+                slots->release();
+            }
+        }
+    } slot;
+    if (decision.action == Decision::Action::accept && !parse_error) {
+        if (!co_await slots_.acquire()) {
+            answered.status = 503;
+            Response response = json_response(
+                request, http::status::service_unavailable, {{"error", "over capacity"}});
+            response.set(http::field::retry_after, "1");
+            co_return response;
+        }
+        slot.slots = &slots_;
+    }
+    log_.started(seq, now_ms());
+
     if (decision.latency.count() > 0) {
-        asio::steady_timer timer(io_, decision.latency);
+        const auto wait = latency_.options().kind == LatencyOptions::Kind::fixed
+                              ? decision.latency
+                              : latency_.sample();
+        asio::steady_timer timer(io_, wait);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 

@@ -2,7 +2,9 @@
 
 #include "call_log.hpp"
 #include "fault_plan.hpp"
+#include "latency_model.hpp"
 #include "provider_shapes.hpp"
+#include "send_slots.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -32,15 +34,26 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 //   GET /calls     every recorded send, oldest first (see Call)
 //   GET /stats     {"calls","distinct_keys","repeated_calls","in_flight","peak_in_flight"}
 //   GET /keys      {"KEY":N,…}: calls per Idempotency-Key
+//   GET /ids       {"ID":N,…}: calls per herald-storm notification id found in the body
 //   DELETE /calls  forgets the calls and restarts the fault plan
 //
 // Runs on the io_context it is given; all state is touched from that one thread. Latency is an
-// asynchronous timer: a slow answer never holds up other connections.
+// asynchronous timer: a slow answer never holds up other connections. A send the FaultPlan
+// accepts first takes one of the provider's slots (`capacity`: refused 503 with Retry-After: 1,
+// or queued, beyond the cap), then waits its latency: FaultOptions::latency, or a draw from
+// `latency` when that is not the fixed kind (latency_count still limits which sends wait).
+struct CapacityOptions {
+    std::size_t max_concurrent = 0;  // 0: no cap
+    SendSlots::Mode over = SendSlots::Mode::queue;
+};
+
 class MockServer {
 public:
     MockServer(boost::asio::io_context& io,
                const boost::asio::ip::tcp::endpoint& endpoint,
-               FaultOptions faults);
+               FaultOptions faults,
+               LatencyOptions latency = {},
+               CapacityOptions capacity = {});
 
     boost::asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
 
@@ -60,6 +73,8 @@ private:
     boost::asio::io_context& io_;
     boost::asio::ip::tcp::acceptor acceptor_;
     FaultPlan plan_;
+    LatencyModel latency_;
+    SendSlots slots_;
     CallLog log_;
     std::uint64_t connections_ = 0;
 };
