@@ -220,6 +220,7 @@ boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& d
             "n.trace_state "
             "FROM outbox o JOIN notifications n ON n.id = o.notification_id "
             "WHERE o.due_at <= ?1 AND (o.lease_owner IS NULL OR o.lease_expires_at <= ?1) "
+            "AND (n.expires_at IS NULL OR n.expires_at > ?1) "
             "ORDER BY o.due_at, o.notification_id LIMIT ?2");
         due.bind(1, request.now).bind(2, std::int64_t{request.limit});
         int rc = SQLITE_ROW;
