@@ -63,7 +63,14 @@ boost::json::object CallLog::stats() const {
     for (const auto& [key, count] : counts) {
         repeated += count - 1;
     }
+    boost::json::object answers;
+    for (const Call& call : calls_) {
+        const std::string status = std::to_string(call.answer);
+        answers[status] = answers.contains(status) ? answers[status].to_number<std::uint64_t>() + 1
+                                                   : std::uint64_t{1};
+    }
     return {{"calls", calls_.size()},
+            {"answers", std::move(answers)},
             {"distinct_keys", counts.size()},
             {"repeated_calls", repeated},
             {"in_flight", in_flight_},

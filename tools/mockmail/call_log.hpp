@@ -34,7 +34,8 @@ public:
     void reset();
 
     boost::json::array to_json() const;
-    // {"calls":N,"distinct_keys":M,"repeated_calls":R,"in_flight":F,"peak_in_flight":P}: R counts
+    // {"calls":N,"answers":{"200":A,…},"distinct_keys":M,"repeated_calls":R,"in_flight":F,
+    // "peak_in_flight":P}: `answers` counts the calls by the status chosen ("0": dropped); R counts
     // the calls whose key an earlier call already carried (what a deduplicating provider would
     // have swallowed); F the sends being answered now, P the most at once.
     boost::json::object stats() const;

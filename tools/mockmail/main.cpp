@@ -54,8 +54,20 @@ int main(int argc, char** argv) {
                    faults.drop_count,
                    "read this many sends, then close the connection without answering")
         ->check(CLI::NonNegativeNumber);
+    int fail_for_ms = 0;
+    app.add_option("--fail-for-ms",
+                   fail_for_ms,
+                   "an outage: fail every send for this long after the start (or a reset)")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--rate-limit",
+                   faults.rate_limit,
+                   "accept at most this many sends a second; answer the rest 429 with Retry-After")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--rate-burst", faults.rate_burst, "sends the rate limit lets through at once")
+        ->check(CLI::PositiveNumber);
     CLI11_PARSE(app, argc, argv);
     faults.latency = std::chrono::milliseconds{latency_ms};
+    faults.fail_for = std::chrono::milliseconds{fail_for_ms};
 
     try {
         std::signal(SIGPIPE, SIG_IGN);

@@ -154,7 +154,7 @@ asio::awaitable<std::optional<Response>> MockServer::handle(Request request,
     }
     if (method == http::verb::delete_ && target == "/calls") {
         log_.reset();
-        plan_.reset();
+        plan_.reset(std::chrono::steady_clock::now());
         co_return json_response(request, http::status::ok, boost::json::object{{"reset", true}});
     }
     co_return json_response(request, http::status::not_found, {{"error", "no such route"}});
@@ -179,12 +179,13 @@ asio::awaitable<std::optional<Response>> MockServer::handle_send(Request request
     call.id = field(body, "id");
     call.body = request.body();
 
-    const Decision decision = plan_.next();
+    const Decision decision = plan_.next(std::chrono::steady_clock::now());
     const int fail_status = plan_.options().fail_status;
-    call.answer = decision.action == Decision::Action::drop   ? 0
-                  : decision.action == Decision::Action::fail ? fail_status
-                  : parse_error                               ? 400
-                                                              : 200;
+    call.answer = decision.action == Decision::Action::drop           ? 0
+                  : decision.action == Decision::Action::fail         ? fail_status
+                  : decision.action == Decision::Action::rate_limited ? 429
+                  : parse_error                                       ? 400
+                                                                      : 200;
     const std::uint64_t seq = log_.add(std::move(call)).seq;
     // Counts this send as in flight until the coroutine ends, whichever way it answers.
     struct InFlight {
@@ -208,6 +209,12 @@ asio::awaitable<std::optional<Response>> MockServer::handle_send(Request request
             if (!plan_.options().retry_after.empty()) {
                 response.set(http::field::retry_after, plan_.options().retry_after);
             }
+            co_return response;
+        }
+        case Decision::Action::rate_limited: {
+            Response response = json_response(
+                request, http::status::too_many_requests, {{"error", "rate limit exceeded"}});
+            response.set(http::field::retry_after, std::to_string(decision.retry_after_s));
             co_return response;
         }
         case Decision::Action::accept:
