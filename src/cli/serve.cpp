@@ -172,6 +172,7 @@ delivery::TransportOptions transport_options(const config::DeliverySettings& d) 
         config::parse_reply_codes(d.smtp.transient_replies).value_or(std::vector<int>{});
     options.http.token = d.http.token;
     options.http.verify_tls = d.http.verify_tls;
+    options.http.profile = d.http.profile;
     return options;
 }
 
@@ -203,6 +204,7 @@ delivery::DispatcherOptions dispatcher_options(const config::DeliverySettings& d
     pacing.retry_floor_per_s = d.retry_budget_floor_per_s;
     pacing.retry_burst = d.retry_budget_burst;
     pacing.throttle_pause = d.throttle_pause;
+    pacing.throttle_pause_max = d.throttle_pause_max;
     return options;
 }
 

@@ -251,8 +251,8 @@ const std::vector<Field>& fields() {
         f.push_back(number_field("delivery.retry_budget_floor_per_s", [](Settings& s) -> auto& { return s.delivery.retry_budget_floor_per_s; }, 0, 1000000));
         f.push_back(integer_field("delivery.retry_budget_burst", [](Settings& s) -> auto& { return s.delivery.retry_budget_burst; }, 1, 1000000));
         f.push_back(millis_field("delivery.throttle_pause_ms", [](Settings& s) -> auto& { return s.delivery.throttle_pause; }, 1, 86400000));
+        f.push_back(millis_field("delivery.throttle_pause_max_ms", [](Settings& s) -> auto& { return s.delivery.throttle_pause_max; }, 1, 86400000));
         f.push_back(millis_field("delivery.retry_after_max_ms", [](Settings& s) -> auto& { return s.delivery.retry_after_max; }, 1000, 86400000));
-        f.push_back(text_field("smtp.transient_replies", [](Settings& s) -> auto& { return s.delivery.smtp.transient_replies; }));
         f.push_back(bool_field("delivery.paused", [](Settings& s) -> auto& { return s.delivery.paused; }));
         f.push_back(text_field("delivery.message_id_domain", [](Settings& s) -> auto& { return s.delivery.message_id_domain; }));
         f.push_back(text_field("smtp.user", [](Settings& s) -> auto& { return s.delivery.smtp.user; }, true));
@@ -260,8 +260,10 @@ const std::vector<Field>& fields() {
         f.push_back(choice_field("smtp.starttls", [](Settings& s) -> auto& { return s.delivery.smtp.starttls; }, {"off", "opportunistic", "required"}));
         f.push_back(bool_field("smtp.verify_tls", [](Settings& s) -> auto& { return s.delivery.smtp.verify_tls; }));
         f.push_back(text_field("smtp.helo", [](Settings& s) -> auto& { return s.delivery.smtp.helo; }));
+        f.push_back(text_field("smtp.transient_replies", [](Settings& s) -> auto& { return s.delivery.smtp.transient_replies; }));
         f.push_back(text_field("http.token", [](Settings& s) -> auto& { return s.delivery.http.token; }, true));
         f.push_back(bool_field("http.verify_tls", [](Settings& s) -> auto& { return s.delivery.http.verify_tls; }));
+        f.push_back(choice_field("http.profile", [](Settings& s) -> auto& { return s.delivery.http.profile; }, {"herald", "sendgrid", "mailgun"}));
         f.push_back(millis_field("idempotency.retention_ms", [](Settings& s) -> auto& { return s.idempotency.retention; }, 1000, 2592000000));
         f.push_back(millis_field("idempotency.content_window_ms", [](Settings& s) -> auto& { return s.idempotency.content_window; }, 0, 86400000));
         f.push_back(millis_field("idempotency.sweep_interval_ms", [](Settings& s) -> auto& { return s.idempotency.sweep_interval; }, 1000, 86400000));
@@ -367,6 +369,24 @@ bool is_smtp_url(const std::string& url) {
     return port && *port > 0 && *port <= 65535;
 }
 
+// "http[s]://HOST[:PORT]/…/DOMAIN/messages": Mailgun's send endpoint names the sending domain
+// in its path (/v3/DOMAIN/messages); a query or fragment is not part of it.
+bool is_mailgun_url(const std::string& url) {
+    const auto host_end = url.find('/', url.find("://") + 3);
+    if (host_end == std::string::npos) {
+        return false;
+    }
+    const std::string path = url.substr(host_end, url.find_first_of("?#", host_end) - host_end);
+    constexpr std::string_view kSuffix = "/messages";
+    if (!path.ends_with(kSuffix)) {
+        return false;
+    }
+    const std::string before = path.substr(0, path.size() - kSuffix.size());
+    const auto slash = before.rfind('/');
+    const std::string domain = before.substr(slash + 1);
+    return !domain.empty() && domain.find('.') != std::string::npos;
+}
+
 std::optional<Error> check_consistency(const Settings& s) {
     auto hp = split_host_port(s.server.listen);
     if (!hp) {
@@ -393,6 +413,17 @@ std::optional<Error> check_consistency(const Settings& s) {
     if ((t.starts_with("http://") && t.size() == 7) ||
         (t.starts_with("https://") && t.size() == 8)) {
         return Error{"delivery.transport needs a host after http:// or https://"};
+    }
+<<<<<<< HEAD
+    if (s.delivery.throttle_pause_max < s.delivery.throttle_pause) {
+        return Error{"delivery.throttle_pause_max_ms must not be below delivery.throttle_pause_ms"};
+=======
+    if (s.delivery.http.profile == "mailgun" &&
+        (t.starts_with("http://") || t.starts_with("https://")) && !is_mailgun_url(t)) {
+        return Error{
+            "http.profile = \"mailgun\" needs delivery.transport to name the sending domain: "
+            "https://HOST/v3/DOMAIN/messages"};
+>>>>>>> profiles
     }
     if (s.delivery.min_concurrency > s.delivery.concurrency) {
         return Error{"delivery.min_concurrency must not be above delivery.concurrency"};

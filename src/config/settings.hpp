@@ -63,8 +63,9 @@ struct SmtpSettings {
 };
 
 struct HttpTransportSettings {
-    std::string token;  // secret: bearer token for the email API
+    std::string token;  // secret: the email API's key (Bearer, or Basic api:KEY for mailgun)
     bool verify_tls = true;
+    std::string profile = "herald";  // request shape: herald | sendgrid | mailgun
 };
 
 struct DeliverySettings {
@@ -90,6 +91,7 @@ struct DeliverySettings {
     double retry_budget_floor_per_s = 1;
     int retry_budget_burst = 10;
     std::chrono::milliseconds throttle_pause{1000};
+    std::chrono::milliseconds throttle_pause_max{30000};
     std::chrono::milliseconds retry_after_max{3600000};
     // A notification that asks for no expiry of its own expires this long after its creation
     // unless sent by then; 0: never. A day: a notification still unsent after that has usually

@@ -66,7 +66,6 @@ DispatcherOptions with_defaults(DispatcherOptions options) {
 PacingOptions pacing_of(const DispatcherOptions& options) {
     PacingOptions pacing = options.pacing;
     pacing.max_concurrency = options.concurrency;
-    pacing.backoff_max = options.backoff_max;
     pacing.retry_after_max = options.retry_after_max;
     return pacing;
 }
@@ -84,7 +83,15 @@ BackoffPolicy policy_of(const DispatcherOptions& options) {
 // request's values. Boost.JSON's default of 32 would fail notifications intake had accepted.
 constexpr std::size_t kMaxPayloadDepth = 1100;
 
-boost::system::result<mail::Message, std::string> read_payload(const std::string& payload) {
+// A stored notification as a transport needs it: the message, and the tags and metadata that
+// intake kept beside it (intake checked their types; anything else reads as absent).
+struct Payload {
+    mail::Message message;
+    std::vector<std::string> tags;
+    boost::json::object metadata;
+};
+
+boost::system::result<Payload, std::string> read_payload(const std::string& payload) {
     boost::system::error_code error;
     boost::json::parse_options options;
     options.max_depth = kMaxPayloadDepth;
@@ -92,7 +99,25 @@ boost::system::result<mail::Message, std::string> read_payload(const std::string
     if (error) {
         return fmt::format("payload is not JSON: {}", error.message());
     }
-    return mail::message_from_json(json);
+    auto message = mail::message_from_json(json);
+    if (!message) {
+        return message.error();
+    }
+    Payload out{std::move(*message), {}, {}};
+    const auto* object = json.if_object();
+    if (const auto* tags = object != nullptr ? object->if_contains("tags") : nullptr;
+        tags != nullptr && tags->is_array()) {
+        for (const auto& tag : tags->get_array()) {
+            if (tag.is_string()) {
+                out.tags.emplace_back(tag.get_string());
+            }
+        }
+    }
+    if (const auto* metadata = object != nullptr ? object->if_contains("metadata") : nullptr;
+        metadata != nullptr && metadata->is_object()) {
+        out.metadata = metadata->get_object();
+    }
+    return out;
 }
 
 std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
@@ -299,6 +324,7 @@ asio::awaitable<void> Dispatcher::claim_and_start(int limit, int retries) {
         pacer_.on_start(entry.attempts > 0, now);
         start_delivery(std::move(entry));
     }
+    publish_pacing(now);
 }
 
 asio::awaitable<void> Dispatcher::wait_for_work() {
@@ -327,22 +353,25 @@ void Dispatcher::start_delivery(store::ClaimedEntry entry) {
 
     std::shared_ptr<OutboundMessage> outbound;
     try {
-        auto message = read_payload(entry.payload);
-        if (!message) {
+        auto payload = read_payload(entry.payload);
+        if (!payload) {
             SendResult unreadable;
             unreadable.outcome = AttemptOutcome::permanent;
-            unreadable.detail = fmt::format("unreadable payload: {}", message.error());
+            unreadable.detail = fmt::format("unreadable payload: {}", payload.error());
             on_sent(std::move(entry), std::move(unreadable), started_at, started);
             return;
         }
-        if (message->message_id.empty()) {
-            message->message_id = entry.message_id;
+        mail::Message& message = payload->message;
+        if (message.message_id.empty()) {
+            message.message_id = entry.message_id;
         }
         outbound = std::make_shared<OutboundMessage>();
         outbound->notification_id = entry.id;
         outbound->attempt = entry.attempts + 1;
-        outbound->mime = mail::compose(*message);
-        outbound->message = std::move(*message);
+        outbound->mime = mail::compose(message);
+        outbound->message = std::move(message);
+        outbound->tags = std::move(payload->tags);
+        outbound->metadata = std::move(payload->metadata);
         outbound->timeout = options_.attempt_timeout;
     } catch (const std::exception& e) {
         // A bug or memory exhaustion: retry under backoff rather than lose the notification.
@@ -514,7 +543,8 @@ void Dispatcher::note_pacing_change(std::string_view change,
                       {{"transport", transport},
                        {"status_code", result.status_code},
                        {"pause_ms", std::chrono::ceil<milliseconds>(until).count()},
-                       {"retry_after", result.retry_after.has_value()}});
+                       // Whether the provider's Retry-After set the pause ("0" does not).
+                       {"retry_after", result.retry_after && result.retry_after->count() > 0}});
         return;
     }
     if (change == "breaker opened") {

@@ -34,8 +34,7 @@ struct DispatcherOptions {
     std::chrono::milliseconds backoff_max{300000};
     std::chrono::milliseconds retry_after_max{3600000};  // cap on a provider's Retry-After
     // Rate, adaptive concurrency, breaker, retry budget and throttle pauses of the transport's
-    // sends. Its max_concurrency, backoff_max and retry_after_max are taken from the fields
-    // above.
+    // sends. Its max_concurrency and retry_after_max are taken from the fields above.
     PacingOptions pacing;
     std::chrono::milliseconds attempt_timeout{30000};  // each send's deadline
     // How long a claim is leased. Raised to attempt_timeout + 5 s when shorter, so a lease never

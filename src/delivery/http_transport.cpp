@@ -158,16 +158,23 @@ void HttpTransport::send(std::shared_ptr<const OutboundMessage> message, Done do
         done(outcome(AttemptOutcome::transient, "curl_easy_init failed"));
         return;
     }
-    transfer->body = http_request_body(*message);
+    auto request = build_provider_request(options_.profile, *message);
+    if (!request) {
+        done(outcome(AttemptOutcome::permanent, request.error()));
+        return;
+    }
+    transfer->body = std::move(request->body);
     transfer->done = std::move(done);
 
     curl_slist* headers = nullptr;
-    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers =
+        curl_slist_append(headers, fmt::format("Content-Type: {}", request->content_type).c_str());
     headers = curl_slist_append(headers, "Accept: application/json");
     headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
     headers = curl_slist_append(
         headers, fmt::format("Idempotency-Key: {}", message->notification_id).c_str());
-    if (!options_.token.empty()) {
+    const bool basic_auth = options_.profile == HttpProfile::mailgun;
+    if (!options_.token.empty() && !basic_auth) {
         headers = curl_slist_append(
             headers, fmt::format("Authorization: Bearer {}", options_.token).c_str());
     }
@@ -181,6 +188,12 @@ void HttpTransport::send(std::shared_ptr<const OutboundMessage> message, Done do
     curl_easy_setopt(
         easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(transfer->body.size()));
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->headers);
+    if (!options_.token.empty() && basic_auth) {
+        // Mailgun: HTTP Basic with the fixed user "api" and the API key as the password.
+        curl_easy_setopt(easy, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+        curl_easy_setopt(easy, CURLOPT_USERNAME, "api");
+        curl_easy_setopt(easy, CURLOPT_PASSWORD, options_.token.c_str());
+    }
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "herald/0.1");
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());

@@ -41,7 +41,7 @@ PacingOptions with_defaults(PacingOptions options) {
     options.retry_floor_per_s = std::max(options.retry_floor_per_s, 0.0);
     options.retry_burst = std::max(options.retry_burst, 1);
     options.throttle_pause = std::max(options.throttle_pause, milliseconds{1});
-    options.backoff_max = std::max(options.backoff_max, options.throttle_pause);
+    options.throttle_pause_max = std::max(options.throttle_pause_max, options.throttle_pause);
     return options;
 }
 
@@ -93,6 +93,12 @@ Allowance Pacer::allowance(int in_flight, Clock::time_point now) {
         return allowance;
     }
     int sends = std::numeric_limits<int>::max();
+    if (after_pause_) {
+        if (pause_probe_) {
+            return allowance;  // its answer decides
+        }
+        sends = 1;
+    }
     switch (breaker_state(now)) {
         case BreakerState::open:
             allowance.recheck = open_until_;
@@ -101,7 +107,7 @@ Allowance Pacer::allowance(int in_flight, Clock::time_point now) {
             if (probing_) {
                 return allowance;  // the probe's outcome decides
             }
-            sends = 1;
+            sends = std::min(sends, 1);
             break;
         case BreakerState::closed:
             break;
@@ -141,6 +147,9 @@ void Pacer::on_start(bool retry, Clock::time_point now) {
     }
     if (breaker_state(now) == BreakerState::half_open) {
         probing_ = true;
+    }
+    if (after_pause_) {
+        pause_probe_ = true;
     }
 }
 
@@ -222,7 +231,11 @@ std::string_view Pacer::on_result(const SendResult& result,
                                   Clock::time_point now) {
     refill(now);
     const Clock::time_point started = now - latency;
+    // Any answer ends the probe after a pause; one that is not a throttle ends the pause's
+    // aftermath too.
+    pause_probe_ = false;
     if (result.outcome == AttemptOutcome::throttled) {
+        after_pause_ = true;
         if (probing_) {
             probing_ = false;  // a throttled probe leaves the breaker half-open for the next one
         }
@@ -237,7 +250,7 @@ std::string_view Pacer::on_result(const SendResult& result,
         } else {
             BackoffPolicy policy;
             policy.base = options_.throttle_pause;
-            policy.max = options_.backoff_max;
+            policy.max = options_.throttle_pause_max;
             const milliseconds ceiling = backoff_ceiling(throttles_in_a_row_, policy);
             // Full jitter, but never shorter than a tenth of the ceiling: a pause of nothing
             // would be no pause at all.
@@ -249,6 +262,7 @@ std::string_view Pacer::on_result(const SendResult& result,
         return began ? "paused" : "";
     }
     throttles_in_a_row_ = 0;
+    after_pause_ = false;
     const bool failed = is_failure(result.outcome);
     if (options_.adaptive) {
         if (failed) {

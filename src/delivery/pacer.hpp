@@ -53,10 +53,12 @@ struct PacingOptions {
     int retry_burst = 10;
 
     // A throttled send (429, 503, SMTP 421) pauses every send of the transport: until the
-    // provider's Retry-After (cut to retry_after_max), or without one for a full-jitter draw
-    // under throttle_pause doubling with each throttle in a row, up to backoff_max.
+    // provider's Retry-After (cut to retry_after_max), or without one for a jittered draw
+    // (between a tenth of the ceiling and the ceiling) under throttle_pause doubling with each
+    // throttle in a row, up to throttle_pause_max. When the pause ends one send goes first, alone;
+    // only an answer that is not a throttle lets the others follow (at the rate).
     std::chrono::milliseconds throttle_pause{1000};
-    std::chrono::milliseconds backoff_max{300000};
+    std::chrono::milliseconds throttle_pause_max{30000};
     std::chrono::milliseconds retry_after_max{3600000};
 };
 
@@ -125,6 +127,8 @@ private:
 
     Clock::time_point paused_until_{};
     int throttles_in_a_row_ = 0;
+    bool after_pause_ = false;  // a pause ended: one send tests the provider before the rest
+    bool pause_probe_ = false;  // that send is in flight
 
     bool open_ = false;
     bool probing_ = false;  // half-open: the probe is in flight

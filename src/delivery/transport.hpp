@@ -2,6 +2,8 @@
 
 #include "mail/message.hpp"
 
+#include <boost/json/object.hpp>
+
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -32,12 +34,16 @@ struct SendResult {
 };
 
 // One delivery attempt's input. `mime` is the composed RFC 5322 message (CRLF line ends);
-// `message` is the same content as fields, for transports that post JSON.
+// `message` is the same content as fields, for transports that post JSON. `tags` and
+// `metadata` are the notification's, as intake accepted them (empty when it had none): only
+// the http transport's provider profiles send them.
 struct OutboundMessage {
     std::string notification_id;
     int attempt = 1;
     mail::Message message;
     std::string mime;
+    std::vector<std::string> tags;
+    boost::json::object metadata;
     std::chrono::milliseconds timeout{30000};
 };
 

@@ -79,8 +79,14 @@ boost::system::result<std::unique_ptr<Transport>, std::string> make_transport(
         if (auto checked = check_url(url, true); !checked) {
             return checked.error();
         }
+        const auto profile = parse_http_profile(options.http.profile);
+        if (!profile) {
+            return fmt::format("http profile must be herald, sendgrid or mailgun, not \"{}\"",
+                               options.http.profile);
+        }
         HttpTransportOptions http;
         http.url = url;
+        http.profile = *profile;
         http.token = options.http.token;
         http.verify_tls = options.http.verify_tls;
         return std::unique_ptr<Transport>(std::make_unique<HttpTransport>(std::move(http)));

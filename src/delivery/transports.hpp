@@ -26,14 +26,16 @@ struct TransportOptions {
     } smtp;
 
     struct Http {
-        std::string token;  // bearer token; empty: no Authorization header
+        std::string token;  // API key; empty: no Authorization header
         bool verify_tls = true;
+        std::string profile = "herald";  // herald | sendgrid | mailgun (see http_profiles.hpp)
     } http;
 };
 
 // Builds the transport the URL names (MaildirTransport, SmtpTransport or HttpTransport).
-// Fails with a one-line reason for an unknown scheme, a malformed URL, an unknown starttls mode,
-// or a maildir that cannot be created. Call at start-up: a maildir is created on this thread.
+// Fails with a one-line reason for an unknown scheme, a malformed URL, an unknown starttls mode
+// or http profile, or a maildir that cannot be created. Call at start-up: a maildir is created on
+// this thread.
 boost::system::result<std::unique_ptr<Transport>, std::string> make_transport(
     const TransportOptions& options);
 

@@ -81,6 +81,38 @@ TEST_F(Cli, ConfigCheckRefusesWhatServeCouldNotUseWithExitTwo) {
     EXPECT_EQ(host.code, 2) << output_;
 }
 
+TEST_F(Cli, ConfigCheckNamesAnUnknownHttpProfile) {
+    const auto status =
+        run_herald({"config", "check", "--set", "http.profile=postmark"}, "check-profile");
+    EXPECT_EQ(status.code, 2) << status.describe() << output_;
+    EXPECT_NE(output_.find("http.profile: must be one of: herald, sendgrid, mailgun"),
+              std::string::npos)
+        << output_;
+}
+
+TEST_F(Cli, ConfigCheckRefusesAMailgunProfileWithoutADomainInTheUrl) {
+    const auto status = run_herald({"config",
+                                    "check",
+                                    "--transport",
+                                    "https://api.mailgun.net/v3/messages",
+                                    "--set",
+                                    "http.profile=mailgun"},
+                                   "check-mailgun");
+    EXPECT_EQ(status.code, 2) << status.describe() << output_;
+    EXPECT_NE(output_.find("http.profile = \"mailgun\" needs delivery.transport"),
+              std::string::npos)
+        << output_;
+    const auto fine = run_herald({"config",
+                                  "check",
+                                  "--transport",
+                                  "https://api.mailgun.net/v3/mg.example.com/messages",
+                                  "--set",
+                                  "http.profile=mailgun"},
+                                 "check-mailgun-ok");
+    EXPECT_EQ(fine.code, 0) << fine.describe() << output_;
+    EXPECT_NE(output_.find("profile = \"mailgun\""), std::string::npos) << output_;
+}
+
 TEST_F(Cli, ServeWarnsAboutAMisspeltEnvironmentVariable) {
     HeraldOptions options;
     options.env["HERALD_SERVER_MAX_CONECTIONS"] = "5";

@@ -367,5 +367,61 @@ TEST_F(HarnessTest, MockmailHoldsOnlyTheFirstSendsAndCountsCallsPerKey) {
     EXPECT_EQ(int_at(stats, "repeated_calls", -1), 1);
 }
 
+TEST_F(HarnessTest, MockmailReadsAMailgunMultipartFormAndAnswersLikeMailgun) {
+    auto& mockmail = start_mockmail();
+    HttpClient client{mockmail.base_url()};
+    HttpRequest request;
+    request.method = "POST";
+    request.target = "/v3/mg.example.com/messages";
+    request.headers = {{"Content-Type", "multipart/form-data; boundary=xYz"}};
+    request.body =
+        "--xYz\r\nContent-Disposition: form-data; name=\"from\"\r\n\r\nZoë <z@example.com>\r\n"
+        "--xYz\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\na@example.com\r\n"
+        "--xYz\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\nb@example.com\r\n"
+        "--xYz\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\ntwo\r\nlines\r\n"
+        "--xYz\r\nContent-Disposition: form-data; name=\"h:Message-Id\"\r\n\r\n<m@x>\r\n"
+        "--xYz--\r\n";
+    const auto response = client.send(request);
+    EXPECT_EQ(response.status, 200) << response.describe();
+    const auto answer = response.json();
+    ASSERT_TRUE(answer.has_value()) << response.describe();
+    EXPECT_EQ(string_at(*answer, "id"), "<mock-1@mg.example.com>");
+    EXPECT_EQ(string_at(*answer, "message"), "Queued. Thank you.");
+
+    const auto calls = mockmail.calls();
+    ASSERT_EQ(calls.size(), 1U);
+    EXPECT_EQ(string_at(calls[0], "route"), "mailgun");
+    const auto& fields = calls[0].at("fields");
+    EXPECT_EQ(fields.at("from"), "Zoë <z@example.com>");
+    EXPECT_EQ(fields.at("to"), (boost::json::array{"a@example.com", "b@example.com"}));
+    EXPECT_EQ(fields.at("text"), "two\r\nlines");
+    EXPECT_EQ(string_at(calls[0], "message_id"), "<m@x>");
+}
+
+TEST_F(HarnessTest, MockmailAnswersSendgridWith202AndNoBodyAndRefusesAMalformedForm) {
+    auto& mockmail = start_mockmail();
+    HttpClient client{mockmail.base_url()};
+    const auto sendgrid =
+        client.post_json("/v3/mail/send",
+                         R"({"personalizations":[{"to":[{"email":"a@example.com"}]}],)"
+                         R"("from":{"email":"z@example.com","name":"Z"},"subject":"s",)"
+                         R"("content":[{"type":"text/plain","value":"x"}]})");
+    EXPECT_EQ(sendgrid.status, 202) << sendgrid.describe();
+    EXPECT_TRUE(sendgrid.body.empty()) << sendgrid.describe();
+
+    HttpRequest bad;
+    bad.method = "POST";
+    bad.target = "/v3/mg.example.com/messages";
+    bad.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    bad.body = "from=%zz";
+    EXPECT_EQ(client.send(bad).status, 400);
+
+    const auto calls = mockmail.calls();
+    ASSERT_EQ(calls.size(), 2U);
+    EXPECT_EQ(calls[0].at("fields").at("from"), "Z <z@example.com>");
+    EXPECT_EQ(calls[0].at("fields").at("to"), boost::json::array{"a@example.com"});
+    EXPECT_EQ(int_at(calls[1], "answer", 0), 400);
+}
+
 }  // namespace
 }  // namespace herald::test

@@ -16,12 +16,19 @@ struct Call {
     std::int64_t received_at_ms = 0;
     std::string idempotency_key;  // "" when the header was absent
     bool authorization = false;
-    std::string traceparent;        // "" when absent
-    boost::json::value message_id;  // from the body; null when absent or the body is not JSON
+    std::string authorization_scheme;  // "Bearer", "Basic", …; "" when absent
+    std::string authorization_user;    // Basic only: the user name (never the password)
+    std::string traceparent;           // "" when absent
+    boost::json::value message_id;     // from the body; null when absent or the body is not JSON
     boost::json::value subject;
     boost::json::value from;
     boost::json::value to;
     boost::json::value id;
+    std::string route = "herald";  // the send route: herald, sendgrid or mailgun (SendRoute)
+    std::string content_type;      // the request's Content-Type
+    // sendgrid and mailgun: what the provider-shaped body said (ParsedSend::fields, also the
+    // source of message_id, subject, from and to above); null on the herald route.
+    boost::json::value fields;
     std::string body;  // the raw request body
     int answer = 0;    // the status the mock chose; 0 when it dropped the connection instead
 };

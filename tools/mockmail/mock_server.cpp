@@ -61,6 +61,28 @@ boost::json::value field(const boost::json::value& body, std::string_view key) {
     return nullptr;
 }
 
+// The answer of an accepted send, in the shape of its route: SendGrid's 202 with no body,
+// Mailgun's 200 {"id":"<mock-N@domain>","message":"Queued. Thank you."}, herald's {"id"}.
+Response accepted_response(const Request& request, const RouteMatch& route, std::uint64_t seq) {
+    switch (route.route) {
+        case SendRoute::sendgrid: {
+            Response response(http::status::accepted, request.version());
+            response.set(http::field::server, "herald-mockmail");
+            response.keep_alive(request.keep_alive());
+            response.prepare_payload();
+            return response;
+        }
+        case SendRoute::mailgun:
+            return json_response(request,
+                                 http::status::ok,
+                                 {{"id", "<mock-" + std::to_string(seq) + "@" + route.domain + ">"},
+                                  {"message", "Queued. Thank you."}});
+        case SendRoute::herald:
+            break;
+    }
+    return json_response(request, http::status::ok, {{"id", "mock-" + std::to_string(seq)}});
+}
+
 // Every coroutine ends here: an exception escaping one is a bug in the mock, reported on stderr
 // without taking the server down.
 void report_escape(std::exception_ptr error) {
@@ -74,11 +96,6 @@ void report_escape(std::exception_ptr error) {
     } catch (...) {
         std::cerr << "herald-mockmail: coroutine failed\n";
     }
-}
-
-bool is_send_path(std::string_view target) {
-    target = target.substr(0, target.find('?'));
-    return target.size() >= 5 && target.substr(target.size() - 5) == "/send";
 }
 
 }  // namespace
@@ -140,8 +157,8 @@ asio::awaitable<std::optional<Response>> MockServer::handle(Request request,
     const std::string_view target(request.target().data(), request.target().size());
     const auto method = request.method();
 
-    if (method == http::verb::post && is_send_path(target)) {
-        co_return co_await handle_send(std::move(request), connection);
+    if (auto route = match_send_route(target); method == http::verb::post && route) {
+        co_return co_await handle_send(std::move(request), connection, std::move(*route));
     }
     if (method == http::verb::get && target == "/calls") {
         co_return json_response(request, http::status::ok, log_.to_json());
@@ -161,31 +178,51 @@ asio::awaitable<std::optional<Response>> MockServer::handle(Request request,
 }
 
 asio::awaitable<std::optional<Response>> MockServer::handle_send(Request request,
-                                                                 std::uint64_t connection) {
-    boost::system::error_code parse_error;
-    const boost::json::value body = boost::json::parse(request.body(), parse_error);
-
+                                                                 std::uint64_t connection,
+                                                                 RouteMatch route) {
     Call call;
     call.seq = log_.next_seq();
     call.connection = connection;
     call.received_at_ms = now_ms();
     call.idempotency_key = header(request, "Idempotency-Key");
     call.authorization = request.find(http::field::authorization) != request.end();
+    const std::string authorization = header(request, "Authorization");
+    call.authorization_scheme = authorization.substr(0, authorization.find(' '));
+    call.authorization_user = basic_auth_user(authorization);
     call.traceparent = header(request, "traceparent");
-    call.message_id = field(body, "message_id");
-    call.subject = field(body, "subject");
-    call.from = field(body, "from");
-    call.to = field(body, "to");
-    call.id = field(body, "id");
+    call.route = std::string(to_string(route.route));
+    call.content_type = header(request, "Content-Type");
+    bool parse_error = false;
+    if (route.route == SendRoute::herald) {
+        boost::system::error_code json_error;
+        const boost::json::value body = boost::json::parse(request.body(), json_error);
+        parse_error = static_cast<bool>(json_error);
+        call.message_id = field(body, "message_id");
+        call.subject = field(body, "subject");
+        call.from = field(body, "from");
+        call.to = field(body, "to");
+        call.id = field(body, "id");
+    } else {
+        ParsedSend parsed = route.route == SendRoute::sendgrid
+                                ? parse_sendgrid(request.body())
+                                : parse_mailgun(request.body(), call.content_type);
+        parse_error = !parsed.error.empty();
+        call.message_id = parsed.message_id;
+        call.subject = parsed.fields["subject"];
+        call.from = parsed.fields["from"];
+        call.to = parsed.fields["to"];
+        call.fields = std::move(parsed.fields);
+    }
     call.body = request.body();
 
     const Decision decision = plan_.next(std::chrono::steady_clock::now());
     const int fail_status = plan_.options().fail_status;
+    const int accepted = route.route == SendRoute::sendgrid ? 202 : 200;
     call.answer = decision.action == Decision::Action::drop           ? 0
                   : decision.action == Decision::Action::fail         ? fail_status
                   : decision.action == Decision::Action::rate_limited ? 429
                   : parse_error                                       ? 400
-                                                                      : 200;
+                                                                      : accepted;
     const std::uint64_t seq = log_.add(std::move(call)).seq;
     // Counts this send as in flight until the coroutine ends, whichever way it answers.
     struct InFlight {
@@ -222,9 +259,9 @@ asio::awaitable<std::optional<Response>> MockServer::handle_send(Request request
     }
     if (parse_error) {
         co_return json_response(
-            request, http::status::bad_request, {{"error", "body is not JSON"}});
+            request, http::status::bad_request, {{"error", "body is not the route's shape"}});
     }
-    co_return json_response(request, http::status::ok, {{"id", "mock-" + std::to_string(seq)}});
+    co_return accepted_response(request, route, seq);
 }
 
 }  // namespace herald::mockmail

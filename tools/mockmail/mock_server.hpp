@@ -2,6 +2,7 @@
 
 #include "call_log.hpp"
 #include "fault_plan.hpp"
+#include "provider_shapes.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,6 +23,12 @@ using Response = boost::beast::http::response<boost::beast::http::string_body>;
 //                  the failure status (with Retry-After when configured), or no answer at all
 //                  (the connection is closed after the request was read). 400 for a body that
 //                  is not JSON (still recorded).
+//   POST /v3/mail/send            SendGrid v3 JSON; like …/send, but accepted with 202 and an
+//                                 empty body
+//   POST /v3/<domain>/messages    Mailgun form (urlencoded or multipart/form-data); accepted with
+//                                 200 {"id":"<mock-<seq>@domain>","message":"Queued. Thank you."}
+//                  Both record the parsed fields (provider_shapes.hpp) beside the raw body; 400
+//                  for a body not in the route's shape.
 //   GET /calls     every recorded send, oldest first (see Call)
 //   GET /stats     {"calls","distinct_keys","repeated_calls","in_flight","peak_in_flight"}
 //   GET /keys      {"KEY":N,…}: calls per Idempotency-Key
@@ -47,7 +54,8 @@ private:
     boost::asio::awaitable<std::optional<Response>> handle(Request request,
                                                            std::uint64_t connection);
     boost::asio::awaitable<std::optional<Response>> handle_send(Request request,
-                                                                std::uint64_t connection);
+                                                                std::uint64_t connection,
+                                                                RouteMatch route);
 
     boost::asio::io_context& io_;
     boost::asio::ip::tcp::acceptor acceptor_;

@@ -177,6 +177,55 @@ TEST(LoadSettings, RefusesMalformedSmtpTransports) {
     EXPECT_TRUE(load_settings("", env_of({}), flags));
 }
 
+TEST(LoadSettings, ReadsTheHttpProfileFromEachSource) {
+    EXPECT_EQ(load_settings("", env_of({}), {})->delivery.http.profile, "herald");
+    const auto path = write_file("[http]\nprofile = \"sendgrid\"\n");
+    EXPECT_EQ(load_settings(path, env_of({}), {})->delivery.http.profile, "sendgrid");
+    std::remove(path.c_str());
+    Overrides flags;
+    flags.transport = "https://api.mailgun.net/v3/mg.example.com/messages";
+    auto from_env = load_settings("", env_of({{"HERALD_HTTP_PROFILE", "mailgun"}}), flags);
+    ASSERT_TRUE(from_env) << from_env.error();
+    EXPECT_EQ(from_env->delivery.http.profile, "mailgun");
+    flags.assignments = {"http.profile=herald"};
+    EXPECT_EQ(load_settings("", env_of({{"HERALD_HTTP_PROFILE", "mailgun"}}), flags)
+                  ->delivery.http.profile,
+              "herald");
+}
+
+TEST(LoadSettings, RefusesAnUnknownHttpProfileNamingTheSetting) {
+    const auto path = write_file("[http]\nprofile = \"postmark\"\n");
+    auto from_file = load_settings(path, env_of({}), {});
+    ASSERT_FALSE(from_file);
+    EXPECT_NE(from_file.error().find("http.profile must be one of: herald, sendgrid, mailgun"),
+              std::string::npos)
+        << from_file.error();
+    std::remove(path.c_str());
+    auto from_env = load_settings("", env_of({{"HERALD_HTTP_PROFILE", "SendGrid"}}), {});
+    ASSERT_FALSE(from_env);
+    EXPECT_NE(from_env.error().find("HERALD_HTTP_PROFILE"), std::string::npos) << from_env.error();
+}
+
+TEST(LoadSettings, RefusesAMailgunProfileWhoseUrlNamesNoDomain) {
+    Overrides flags;
+    flags.assignments = {"http.profile=mailgun"};
+    for (const char* bad : {"https://api.mailgun.net",
+                            "https://api.mailgun.net/v3/messages",
+                            "https://api.mailgun.net/v3//messages",
+                            "https://api.mailgun.net/v3/mg.example.com/events"}) {
+        flags.transport = bad;
+        auto settings = load_settings("", env_of({}), flags);
+        ASSERT_FALSE(settings) << bad;
+        EXPECT_NE(settings.error().find("http.profile = \"mailgun\" needs delivery.transport"),
+                  std::string::npos)
+            << settings.error();
+    }
+    flags.transport = "https://api.eu.mailgun.net/v3/mg.example.com/messages";
+    EXPECT_TRUE(load_settings("", env_of({}), flags));
+    flags.transport = "maildir:./var/mail";  // the profile is unused without an http transport
+    EXPECT_TRUE(load_settings("", env_of({}), flags));
+}
+
 TEST(Describe, EscapesQuotesSoTheOutputStaysValidToml) {
     Overrides flags;
     flags.assignments = {"smtp.helo=a\"b\\c"};

@@ -86,7 +86,28 @@ TEST(Pacer, ThrottleWithRetryAfterPausesEverySendUntilThen) {
     EXPECT_EQ(paused.sends, 0);
     EXPECT_EQ(paused.recheck, kStart + milliseconds{120000});
     EXPECT_TRUE(pacer.levels(kStart).paused);
-    EXPECT_EQ(pacer.allowance(0, kStart + milliseconds{120000}).sends, 4);
+
+    // When it ends, one send goes alone; its success lets the rest follow.
+    const Clock::time_point after = kStart + milliseconds{120000};
+    ASSERT_EQ(pacer.allowance(0, after).sends, 1);
+    pacer.on_start(true, after);
+    EXPECT_EQ(pacer.allowance(1, after).sends, 0);
+    pacer.on_result(result_of(AttemptOutcome::sent), milliseconds{5}, after);
+    EXPECT_EQ(pacer.allowance(0, after).sends, 4);
+}
+
+TEST(Pacer, AThrottledProbeAfterAPauseStartsTheNextPause) {
+    PacingOptions options = quiet();
+    options.throttle_pause = milliseconds{1000};
+    Pacer pacer(options, highest, kStart);
+    pacer.on_result(result_of(AttemptOutcome::throttled), milliseconds{5}, kStart);
+    const Clock::time_point after = pacer.paused_until();
+    ASSERT_EQ(pacer.allowance(0, after).sends, 1);
+    pacer.on_start(false, after);
+    EXPECT_EQ(pacer.on_result(result_of(AttemptOutcome::throttled), milliseconds{5}, after),
+              "paused");
+    EXPECT_EQ(pacer.paused_until(), after + milliseconds{2000});
+    EXPECT_EQ(pacer.allowance(0, after + milliseconds{2000}).sends, 1);
 }
 
 TEST(Pacer, ThrottlePauseIsCutToRetryAfterMax) {
@@ -101,7 +122,7 @@ TEST(Pacer, ThrottlePauseIsCutToRetryAfterMax) {
 TEST(Pacer, ThrottleWithoutRetryAfterPausesForAGrowingJitteredTime) {
     PacingOptions options = quiet();
     options.throttle_pause = milliseconds{1000};
-    options.backoff_max = milliseconds{4000};
+    options.throttle_pause_max = milliseconds{4000};
     Pacer pacer(options, highest, kStart);
     Clock::time_point now = kStart;
     for (const int expected_ms : {1000, 2000, 4000, 4000}) {
@@ -110,6 +131,7 @@ TEST(Pacer, ThrottleWithoutRetryAfterPausesForAGrowingJitteredTime) {
         now = pacer.paused_until();
     }
     // A send that is not throttled starts the growth again.
+    ASSERT_EQ(pacer.allowance(0, now).sends, 1);
     pacer.on_result(result_of(AttemptOutcome::sent), milliseconds{5}, now);
     pacer.on_result(result_of(AttemptOutcome::throttled), milliseconds{5}, now);
     EXPECT_EQ(pacer.paused_until(), now + milliseconds{1000});

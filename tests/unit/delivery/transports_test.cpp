@@ -52,6 +52,16 @@ TEST(MakeTransport, RefusesAnUnknownStarttlsMode) {
     EXPECT_NE(transport.error().find("starttls"), std::string::npos);
 }
 
+TEST(MakeTransport, RefusesAnUnknownHttpProfile) {
+    TransportOptions options = with_url("https://api.example.com/v3/mail/send");
+    options.http.profile = "sendgrid";
+    EXPECT_TRUE(make_transport(options));
+    options.http.profile = "postmark";
+    auto transport = make_transport(options);
+    ASSERT_FALSE(transport);
+    EXPECT_NE(transport.error().find("http profile"), std::string::npos) << transport.error();
+}
+
 TEST(MakeTransport, RefusesMalformedNetworkUrls) {
     for (const char* url : {"smtp://", "http://", "smtp://host:25/path", "http://exa mple.com/"}) {
         EXPECT_FALSE(make_transport(with_url(url))) << url;
