@@ -414,16 +414,14 @@ std::optional<Error> check_consistency(const Settings& s) {
         (t.starts_with("https://") && t.size() == 8)) {
         return Error{"delivery.transport needs a host after http:// or https://"};
     }
-<<<<<<< HEAD
     if (s.delivery.throttle_pause_max < s.delivery.throttle_pause) {
         return Error{"delivery.throttle_pause_max_ms must not be below delivery.throttle_pause_ms"};
-=======
+    }
     if (s.delivery.http.profile == "mailgun" &&
         (t.starts_with("http://") || t.starts_with("https://")) && !is_mailgun_url(t)) {
         return Error{
             "http.profile = \"mailgun\" needs delivery.transport to name the sending domain: "
             "https://HOST/v3/DOMAIN/messages"};
->>>>>>> profiles
     }
     if (s.delivery.min_concurrency > s.delivery.concurrency) {
         return Error{"delivery.min_concurrency must not be above delivery.concurrency"};
