@@ -158,6 +158,14 @@ std::string request_fingerprint(const ValidNotification& notification) {
     message["headers"] = std::move(header_list);
     message["tags"] = notification.tags;
     message["metadata"] = notification.metadata;
+    // The expiry as asked (a relative max_age_s stays relative, so a retry sent later matches);
+    // added only when asked, so the fingerprints of requests without one are unchanged.
+    if (notification.expiry.expires_at) {
+        message["expires_at"] = *notification.expiry.expires_at;
+    }
+    if (notification.expiry.max_age_s) {
+        message["max_age_s"] = *notification.expiry.max_age_s;
+    }
     return sha256_hex(canonical_json(message));
 }
 

@@ -28,8 +28,10 @@ std::string canonical_json(const boost::json::value& value);
 
 // The fingerprint of a valid notification: the SHA-256 (hex) of the canonical JSON of what it
 // asks herald to send — addresses as validation normalised them, templates rendered, custom
-// headers ordered by lower-cased name, tags and metadata — so two requests that differ only in
-// JSON key order, spacing or address spelling (IDN domains, name quoting) match.
+// headers ordered by lower-cased name, tags, metadata, and the expiry as asked (expires_at as an
+// instant, so its spelling does not matter; max_age_s as a number of seconds, so a retry sent
+// later still matches) — so two requests that differ only in JSON key order, spacing or address
+// spelling (IDN domains, name quoting) match, and two that ask for different expiries do not.
 std::string request_fingerprint(const ValidNotification& notification);
 
 }  // namespace herald::api

@@ -123,6 +123,8 @@ Response key_still_in_progress(const store::Store& store) {
     return response;
 }
 
+}  // namespace
+
 Response store_failure(const boost::system::error_code& ec, const store::Store& store) {
     using store::StoreError;
     if (ec == store::make_error_code(StoreError::deadline_expired)) {
@@ -145,7 +147,7 @@ Response store_failure(const boost::system::error_code& ec, const store::Store& 
     return response;
 }
 
-boost::json::object view_json(const store::NotificationView& view) {
+boost::json::object notification_json(const store::NotificationView& view) {
     boost::json::object out;
     out["id"] = view.id;
     out["status"] = store::to_string(view.status);
@@ -158,6 +160,9 @@ boost::json::object view_json(const store::NotificationView& view) {
     }
     if (view.next_attempt_at) {
         out["next_attempt_at"] = core::format_rfc3339(*view.next_attempt_at);
+    }
+    if (view.expires_at) {
+        out["expires_at"] = core::format_rfc3339(*view.expires_at);
     }
     if (!view.last_error.empty()) {
         out["last_error"] = view.last_error;
@@ -175,6 +180,8 @@ boost::json::object view_json(const store::NotificationView& view) {
     out["attempt_log"] = std::move(log);
     return out;
 }
+
+namespace {
 
 // A Prefer: wait ends this long before the request's deadline, so its answer still arrives in
 // time.
@@ -265,6 +272,15 @@ void NotificationsApi::add_routes(http::Router& router) {
     router.add(http::Verb::get, "/v1/notifications/{id}", [this](http::RequestContext context) {
         return show(std::move(context));
     });
+    router.add(http::Verb::get, "/v1/notifications", [this](http::RequestContext context) {
+        return list(std::move(context));
+    });
+    router.add(http::Verb::post,
+               "/v1/notifications/{id}/retry",
+               [this](http::RequestContext context) { return retry(std::move(context)); });
+    router.add(http::Verb::post,
+               "/v1/notifications/{id}/cancel",
+               [this](http::RequestContext context) { return cancel(std::move(context)); });
 }
 
 std::optional<std::string> NotificationsApi::authenticate(const http::Request& request) const {
@@ -361,6 +377,14 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
 
     const std::string id = core::new_uuid_v7();
     const core::UnixMs now = core::unix_now_ms();
+    const auto expires_at = resolve_expiry(valid->expiry, now, options_.default_max_age_s);
+    if (!expires_at) {
+        co_return http::problem_response(Status::bad_request,
+                                         "invalid-notification",
+                                         "Invalid notification",
+                                         "one or more fields are invalid",
+                                         {expires_at.error()});
+    }
     // Subscribed before the commit, so that a delivery finishing at once is not missed.
     const auto wait = preferred_wait(context.request);
     std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter;
@@ -379,8 +403,12 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
     }
 
     // The response is decided now so that the store can keep it for replays byte for byte.
-    std::string accepted_body = boost::json::serialize(boost::json::object{
-        {"id", id}, {"status", "queued"}, {"created_at", core::format_rfc3339(now)}});
+    boost::json::object accepted{
+        {"id", id}, {"status", "queued"}, {"created_at", core::format_rfc3339(now)}};
+    if (*expires_at) {
+        accepted["expires_at"] = core::format_rfc3339(**expires_at);
+    }
+    std::string accepted_body = boost::json::serialize(accepted);
 
     store::NewNotification record;
     record.id = id;
@@ -389,6 +417,7 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
     record.payload = boost::json::serialize(payload);
     record.created_at = now;
     record.due_at = now;
+    record.expires_at = *expires_at;
     if (key->has_value() || options_.content_dedup_window.count() > 0) {
         std::string fingerprint = request_fingerprint(*valid);
         store::IdempotencyRecord idempotency;
@@ -523,7 +552,7 @@ boost::asio::awaitable<Response> NotificationsApi::answer_after_wait(
         auto found = co_await core::await_call<boost::system::result<store::NotificationView>>(
             store_, &store::Store::find, id, std::string{});
         if (found) {
-            Response response = http::json_response(Status::ok, view_json(*found));
+            Response response = http::json_response(Status::ok, notification_json(*found));
             response.set(Field::location, location);
             response.set(Field::preference_applied, applied);
             co_return response;
@@ -568,7 +597,7 @@ boost::asio::awaitable<Response> NotificationsApi::show(http::RequestContext con
         }
         co_return store_failure(found.error(), store_);
     }
-    co_return http::json_response(Status::ok, view_json(*found));
+    co_return http::json_response(Status::ok, notification_json(*found));
 }
 
 namespace {

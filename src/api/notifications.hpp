@@ -29,6 +29,9 @@ struct ApiOptions {
     std::chrono::milliseconds content_dedup_window{0};
     // The longest `Prefer: wait` honoured, counted from the request's arrival.
     std::chrono::milliseconds max_wait{8000};
+    // The expiry, in seconds after creation, of a notification that asks for none
+    // (delivery.max_age_s); also that of a retried one. 0: none.
+    std::int64_t default_max_age_s = 0;
     // Where waits for delivery learn of outcomes; null: `Prefer: wait` is not honoured.
     delivery::OutcomeBoard* outcomes = nullptr;
     observe::Metrics* metrics = nullptr;  // null: counted nowhere
@@ -41,21 +44,28 @@ struct ApiOptions {
 std::optional<std::chrono::seconds> preferred_wait(const http::Request& request);
 
 // The notifications endpoints:
-//   POST /v1/notifications       validate, store durably, answer 202 with the id
-//   GET  /v1/notifications/{id}  status, attempts and timestamps
+//   POST /v1/notifications              validate, store durably, answer 202 with the id
+//   GET  /v1/notifications/{id}         status, attempts and timestamps
+//   GET  /v1/notifications              list by status (default: failed and expired) and
+//                                       creation time, newest change first, in pages with an
+//                                       opaque cursor
+//   POST /v1/notifications/{id}/retry   a failed or expired one is queued again (200), else 409
+//   POST /v1/notifications/{id}/cancel  a queued or retrying one is cancelled (200; again: 200),
+//                                       else 409
+// A client sees and changes only its own notifications (another's id answers 404).
 // POST honours Idempotency-Key (per client): a repeat with the same request fingerprint gets the
 // first response again with `Idempotent-Replayed: true`, one with another fingerprint gets 422.
 // The key, fingerprint and response are stored in the notification's own transaction, and
 // repeats are decided by the store in arrival order, so concurrent repeats wait for the first
 // and never create a second notification.
-// With `Prefer: wait=N` a new notification's answer waits, after the commit, until it is sent
-// or failed (200 with the GET body) or until N seconds, capped by max_wait, have passed since the
-// request arrived (202 as usual); `Preference-Applied: wait=N` names the wait honoured. A client
-// that leaves during that wait is not answered and counts as client_gone; its notification is
-// durable and goes on. Replays answer at once with the first response.
-// Handlers run on I/O threads; every store call goes to the store's threads and back.
-// `on_committed` runs (on an I/O thread) after each new notification is durable, to wake the
-// dispatcher; it must not block. The store, templates and callback outlive this object.
+// With `Prefer: wait=N` a new notification's answer waits, after the commit, until it is sent,
+// failed, expired or cancelled (200 with the GET body) or until N seconds, capped by max_wait, have
+// passed since the request arrived (202 as usual); `Preference-Applied: wait=N` names the wait
+// honoured. A client that leaves during that wait is not answered and counts as client_gone; its
+// notification is durable and goes on. Replays answer at once with the first response. Handlers run
+// on I/O threads; every store call goes to the store's threads and back. `on_committed` runs (on an
+// I/O thread) after each new notification is durable, to wake the dispatcher; it must not block.
+// The store, templates and callback outlive this object.
 class NotificationsApi {
 public:
     NotificationsApi(ApiOptions options,
@@ -79,6 +89,10 @@ private:
         std::chrono::seconds wait,
         std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter);
     boost::asio::awaitable<http::Response> show(http::RequestContext context);
+    // In dead_letters.cpp:
+    boost::asio::awaitable<http::Response> list(http::RequestContext context);
+    boost::asio::awaitable<http::Response> retry(http::RequestContext context);
+    boost::asio::awaitable<http::Response> cancel(http::RequestContext context);
 
     // The client named by the request's bearer key; "" when auth is off. nullopt: refused.
     std::optional<std::string> authenticate(const http::Request& request) const;
@@ -104,6 +118,13 @@ private:
     };
     KeysInFlight keys_in_flight_;
 };
+
+// The body of GET /v1/notifications/{id} for `view`.
+boost::json::object notification_json(const store::NotificationView& view);
+
+// The 503 answer to a store call that failed with `ec` (overloaded, unavailable, deadline
+// expired in the queue), with a Retry-After from the store's drain estimate.
+http::Response store_failure(const boost::system::error_code& ec, const store::Store& store);
 
 // GET /healthz (the process answers) and GET /readyz (the store answers and herald is not
 // draining). `draining` is read on I/O threads and must be thread-safe.

@@ -342,7 +342,9 @@ constexpr std::string_view kKnownFields[] = {"from",
                                              "data",
                                              "headers",
                                              "tags",
-                                             "metadata"};
+                                             "metadata",
+                                             "expires_at",
+                                             "max_age_s"};
 
 }  // namespace
 
@@ -426,11 +428,70 @@ boost::system::result<ValidNotification, std::vector<http::FieldProblem>> valida
     read_headers(*body, limits, message, problems);
     result.tags = read_tags(*body, limits, problems);
     result.metadata = read_metadata(*body, limits, problems);
+    result.expiry = read_expiry(*body, problems);
 
     if (!problems.empty()) {
         return problems;
     }
     return result;
+}
+
+RequestedExpiry read_expiry(const boost::json::object& body, Problems& problems) {
+    RequestedExpiry expiry;
+    const auto* at = body.if_contains("expires_at");
+    const auto* age = body.if_contains("max_age_s");
+    at = at != nullptr && !at->is_null() ? at : nullptr;
+    age = age != nullptr && !age->is_null() ? age : nullptr;
+    if (at != nullptr && age != nullptr) {
+        problems.push_back({"#/max_age_s", "give either expires_at or max_age_s, not both"});
+        return expiry;
+    }
+    if (at != nullptr) {
+        const auto* text = at->if_string();
+        expiry.expires_at = text != nullptr ? core::parse_rfc3339(*text) : std::nullopt;
+        if (!expiry.expires_at) {
+            problems.push_back({"#/expires_at",
+                                "must be an RFC 3339 date-time with an offset, e.g. "
+                                "2026-12-03T18:46:05Z"});
+        }
+    }
+    if (age != nullptr) {
+        const std::string range =
+            fmt::format("must be a whole number of seconds from 1 to {}", kMaxAgeLimitSeconds);
+        if (const auto* number = age->if_int64()) {
+            if (*number < 1 || *number > kMaxAgeLimitSeconds) {
+                problems.push_back({"#/max_age_s", range});
+            } else {
+                expiry.max_age_s = *number;
+            }
+        } else {
+            // Fractions, exponents (1e3 is a double in JSON parsers), strings, numbers beyond
+            // int64, booleans: none of them is a whole number of seconds as sent.
+            problems.push_back({"#/max_age_s", range});
+        }
+    }
+    return expiry;
+}
+
+boost::system::result<std::optional<core::UnixMs>, http::FieldProblem> resolve_expiry(
+    const RequestedExpiry& requested, core::UnixMs now, std::int64_t default_max_age_s) {
+    if (requested.max_age_s) {
+        return std::optional<core::UnixMs>{now + *requested.max_age_s * 1000};
+    }
+    if (requested.expires_at) {
+        if (*requested.expires_at <= now) {
+            return http::FieldProblem{"#/expires_at", "is not in the future"};
+        }
+        if (*requested.expires_at - now > kMaxAgeLimitSeconds * 1000) {
+            return http::FieldProblem{
+                "#/expires_at", fmt::format("is more than {} seconds ahead", kMaxAgeLimitSeconds)};
+        }
+        return std::optional<core::UnixMs>{*requested.expires_at};
+    }
+    if (default_max_age_s > 0) {
+        return std::optional<core::UnixMs>{now + default_max_age_s * 1000};
+    }
+    return std::optional<core::UnixMs>{};
 }
 
 }  // namespace herald::api

@@ -224,6 +224,7 @@ api::ApiOptions api_options(const config::Settings& s,
     options.api_keys = s.auth.api_keys;
     options.idempotency_retention = s.idempotency.retention;
     options.content_dedup_window = s.idempotency.content_window;
+    options.default_max_age_s = s.delivery.max_age_s;
     options.message_id_domain =
         s.delivery.message_id_domain.empty() ? hostname : s.delivery.message_id_domain;
     return options;
@@ -389,6 +390,16 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     }
     store::IdempotencySweeper sweeper(*store, settings.idempotency.sweep_interval);
     sweeper.start();
+    // Expiry runs while delivery is paused too: a notification that stopped mattering during
+    // provider maintenance must not go out afterwards.
+    store::ExpirySweeper expiry(
+        *store, settings.delivery.poll_interval, [&outcomes, &metrics](const auto& ids) {
+            for (const std::string& id : ids) {
+                outcomes.publish(id, store::Status::expired);
+            }
+            metrics.count_expired(static_cast<std::int64_t>(ids.size()));
+        });
+    expiry.start();
     pool.start();
     observe::LoopWatchdog watchdog(
         pool.contexts(),
@@ -413,6 +424,7 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     pool.stop();
     pool.join();
     sweeper.stop();
+    expiry.stop();
     store->shutdown();
     observe::info("stopped", {{"requests_abandoned", !idle}});
     observe::shutdown_logging();

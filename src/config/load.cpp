@@ -238,6 +238,7 @@ const std::vector<Field>& fields() {
         f.push_back(millis_field("delivery.attempt_timeout_ms", [](Settings& s) -> auto& { return s.delivery.attempt_timeout; }, 100, 3600000));
         f.push_back(millis_field("delivery.lease_ms", [](Settings& s) -> auto& { return s.delivery.lease; }, 1000, 86400000));
         f.push_back(millis_field("delivery.poll_interval_ms", [](Settings& s) -> auto& { return s.delivery.poll_interval; }, 10, 3600000));
+        f.push_back(integer_field("delivery.max_age_s", [](Settings& s) -> auto& { return s.delivery.max_age_s; }, 0, 2592000));
         f.push_back(number_field("delivery.rate_per_s", [](Settings& s) -> auto& { return s.delivery.rate_per_s; }, 0, 1000000));
         f.push_back(integer_field("delivery.burst", [](Settings& s) -> auto& { return s.delivery.burst; }, 1, 100000));
         f.push_back(bool_field("delivery.adaptive_concurrency", [](Settings& s) -> auto& { return s.delivery.adaptive_concurrency; }));

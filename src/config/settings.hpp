@@ -93,6 +93,12 @@ struct DeliverySettings {
     std::chrono::milliseconds throttle_pause{1000};
     std::chrono::milliseconds throttle_pause_max{30000};
     std::chrono::milliseconds retry_after_max{3600000};
+    // A notification that asks for no expiry of its own expires this long after its creation
+    // unless sent by then; 0: never. A day: a notification still unsent after that has usually
+    // stopped mattering (a code, an alert, a reminder), it is far beyond what the retries of one
+    // outage take (8 attempts at most 5 min apart), and it matches how long an Idempotency-Key
+    // is remembered, beyond which a client's retry could not be told from a new request anyway.
+    std::int64_t max_age_s = 86400;
     std::string message_id_domain;  // empty: the host name
     bool paused = false;  // accept and store, but send nothing (e.g. provider maintenance)
     SmtpSettings smtp;

@@ -37,7 +37,9 @@ public:
     // Dropping the last reference unsubscribes.
     std::shared_ptr<Waiter> subscribe(const std::string& id, boost::asio::any_io_executor executor);
 
-    // Notification `id` reached a final status (sent or failed): wakes its waiters.
+    // Notification `id` reached a final status (sent, failed, expired, cancelled): wakes its
+    // waiters. The dispatcher publishes delivery outcomes, the expiry sweeper and the cancel
+    // endpoint the others.
     void publish(const std::string& id, store::Status status);
 
     std::size_t waiters() const;

@@ -33,6 +33,9 @@ Response problem_response(Status status,
         for (const auto& e : errors) {
             if (e.pointer.empty() && !e.header.empty()) {
                 list.push_back(boost::json::object{{"header", e.header}, {"detail", e.detail}});
+            } else if (e.pointer.empty() && !e.parameter.empty()) {
+                list.push_back(
+                    boost::json::object{{"parameter", e.parameter}, {"detail", e.detail}});
             } else {
                 list.push_back(boost::json::object{{"pointer", e.pointer}, {"detail", e.detail}});
             }

@@ -53,14 +53,14 @@ Response json_response(Status status, const boost::json::value& body);
 // The same with a body already serialized (e.g. a stored response being replayed).
 Response json_response(Status status, std::string body);
 
-// One problem in a request, named by a JSON Pointer into the request body (RFC 6901), e.g.
-// "#/to/0/address", or by a header name.
-// One bad part of a request: a body field named by a JSON Pointer ("#/to/1"), or, when
-// `pointer` is empty, the request header named by `header`.
+// One bad part of a request: a body field named by a JSON Pointer (RFC 6901, "#/to/1"), or,
+// when `pointer` is empty, the request header named by `header` or the query parameter named by
+// `parameter`.
 struct FieldProblem {
     std::string pointer;
     std::string detail;
     std::string header = {};
+    std::string parameter = {};
 };
 
 // RFC 9457 application/problem+json: {"type","title","status","detail","errors":[…]}.

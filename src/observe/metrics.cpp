@@ -96,6 +96,10 @@ Metrics::Metrics()
     for (std::size_t i = 0; i < kIntakeOutcomes.size(); ++i) {
         intake_[i] = &intake.Add({{"outcome", std::string{kIntakeOutcomes[i]}}});
     }
+    expired_ = &counter_family(*registry_,
+                               "herald_notifications_expired_total",
+                               "Notifications that reached their expiry unsent")
+                    .Add({});
 }
 
 Metrics::~Metrics() = default;
@@ -141,6 +145,12 @@ void Metrics::count_attempt(std::string_view transport, std::string_view outcome
 void Metrics::count_leases_taken_over(std::int64_t entries) {
     if (entries > 0) {
         leases_taken_over_.Increment(static_cast<double>(entries));
+    }
+}
+
+void Metrics::count_expired(std::int64_t notifications) {
+    if (notifications > 0) {
+        expired_->Increment(static_cast<double>(notifications));
     }
 }
 

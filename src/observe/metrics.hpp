@@ -47,6 +47,8 @@ enum class IntakeOutcome {
 //   herald_event_loop_stalls_total{thread}             counter: stall episodes, each counted
 //                                                      once, when a probe is later than
 //                                                      server.stall_threshold_ms
+//   herald_notifications_expired_total                 counter: notifications that reached
+//                                                      their expiry unsent and became `expired`
 //   herald_http_requests_in_flight                    gauge: requests being handled, the scrape
 //                                                      itself left out
 //   herald_http_connections_open                      gauge
@@ -85,6 +87,9 @@ public:
     void set_pacing(std::string_view transport, const Pacing& pacing);
     void count_breaker_opened(std::string_view transport);
     void count_pause(std::string_view transport);
+
+    // Notifications that became `expired` (their expiry passed before a send).
+    void count_expired(std::int64_t notifications);
 
     // The series of one event loop. A cheap handle, valid for the life of the Metrics it came
     // from; thread-safe.
@@ -137,6 +142,7 @@ private:
     prometheus::Gauge& connections_;
     prometheus::Gauge& waiters_;
     std::function<Levels()> level_source_;
+    prometheus::Counter* expired_ = nullptr;  // set by the constructor
 };
 
 // The Content-Type of render()'s output.

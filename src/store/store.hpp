@@ -182,6 +182,56 @@ struct AttemptRecord {
     UnixMs next_due_at = 0;
 };
 
+// Where a page of a listing ended: the (updated_at, id) of its last notification. The next page
+// starts just after it in the listing's order (newest updated_at first, then id descending).
+struct ListCursor {
+    UnixMs updated_at = 0;
+    std::string id;
+};
+
+// A listing of notifications (dead letters by default: failed and expired) for one client ("":
+// every client), by status and creation time, newest change first.
+struct ListQuery {
+    std::string client;
+    std::vector<Status> statuses;          // at least one; duplicates are harmless
+    std::optional<UnixMs> created_after;   // created strictly after this
+    std::optional<UnixMs> created_before;  // created strictly before this
+    int limit = 100;                       // at least 1
+    std::optional<ListCursor> after;       // continue after this cursor; nullopt: from the start
+};
+
+// One page: at most `limit` notifications (without attempt_log), and where the next page starts
+// (nullopt when this page holds the last ones).
+struct ListPage {
+    std::vector<NotificationView> notifications;
+    std::optional<ListCursor> next;
+};
+
+// What a retry() or cancel() did. `changed`: the notification moved (retried: queued again;
+// cancelled). `unchanged`: it already was where the request would move it (cancel of a cancelled
+// one). `conflict`: its status does not allow the move; nothing was changed. `notification` is its
+// state afterwards, with attempt_log, in every case.
+struct StatusChange {
+    enum class Kind { changed, unchanged, conflict };
+    Kind kind = Kind::changed;
+    NotificationView notification;
+};
+
+// Puts a failed or expired notification back in the outbox, due at `now`.
+struct RetryRequest {
+    std::string id;
+    std::string client;  // limits the request to this client's notifications unless empty
+    UnixMs now = 0;
+    std::optional<UnixMs> expires_at;  // the new expiry; nullopt: none
+};
+
+// Cancels a notification still waiting in the outbox (queued or retrying, not leased).
+struct CancelRequest {
+    std::string id;
+    std::string client;  // limits the request to this client's notifications unless empty
+    UnixMs now = 0;
+};
+
 // The store of notifications and their outbox. Implementations run every database call on
 // threads of their own, never on the caller's: each method queues the work and returns at once,
 // and the callback runs later on a store thread, exactly once (also on error or at shutdown).
@@ -230,6 +280,43 @@ public:
     // how many it deleted (fewer than `limit`: none expired remain). Never refused as
     // overloaded; each call is one short transaction, so sweeping never holds intake back long.
     virtual void sweep_idempotency(UnixMs now, int limit, Callback<int> done) = 0;
+
+    // Marks up to `limit` notifications `expired` whose expiry is at or before `now` and that
+    // wait in the outbox unleased (queued or retrying), removing their outbox entries, and
+    // reports their ids (fewer than `limit`: none remain). An entry under lease is left alone:
+    // the attempt in flight completes and records its outcome; if that is a retry, a later call
+    // expires it (claim_due never leases an expired entry). Never refused as overloaded; each
+    // call is one short transaction. A store without this operation answers unavailable.
+    virtual void expire_due(UnixMs now, int limit, Callback<std::vector<std::string>> done) {
+        (void)now;
+        (void)limit;
+        done(make_error_code(StoreError::unavailable));
+    }
+
+    // Lists notifications (see ListQuery) from a consistent snapshot. Bounded like find().
+    virtual void list(ListQuery query, Callback<ListPage> done) {
+        (void)query;
+        done(make_error_code(StoreError::unavailable));
+    }
+
+    // A failed or expired notification goes back to `queued` with a new outbox entry due at
+    // request.now and the expiry request.expires_at; its attempts and their log are kept, its
+    // last_error cleared. Any other status: conflict. Unknown id (or another client's): not_found.
+    // Decided on the writer in order with claims and records. Bounded like insert().
+    virtual void retry(RetryRequest request, Callback<StatusChange> done) {
+        (void)request;
+        done(make_error_code(StoreError::unavailable));
+    }
+
+    // A queued or retrying notification (its outbox entry not leased) becomes `cancelled` and its
+    // outbox entry is removed, so it is never sent; cancelled already: unchanged; any other status
+    // (sending: an attempt under way; sent, failed, expired): conflict. Decided on the writer, so
+    // a cancel and a claim of one entry are ordered: whichever runs first wins. Unknown id (or
+    // another client's): not_found. Bounded like insert().
+    virtual void cancel(CancelRequest request, Callback<StatusChange> done) {
+        (void)request;
+        done(make_error_code(StoreError::unavailable));
+    }
 
     // Succeeds when the database answers a trivial query.
     virtual void ping(Callback<void> done) = 0;

@@ -73,4 +73,78 @@ void IdempotencySweeper::run() {
     }
 }
 
+ExpirySweeper::ExpirySweeper(Store& store,
+                             std::chrono::milliseconds interval,
+                             OnExpired on_expired,
+                             int batch)
+    : store_(store),
+      interval_(interval),
+      on_expired_(std::move(on_expired)),
+      batch_(std::max(1, batch)) {}
+
+ExpirySweeper::~ExpirySweeper() {
+    stop();
+}
+
+void ExpirySweeper::start() {
+    thread_ = std::thread([this] {
+        core::name_this_thread("herald-expiry");
+        run();
+    });
+}
+
+void ExpirySweeper::stop() {
+    {
+        const std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+long ExpirySweeper::sweep_once() {
+    using Expired = boost::system::result<std::vector<std::string>>;
+    long expired = 0;
+    for (;;) {
+        std::promise<Expired> promise;
+        auto answer = promise.get_future();
+        store_.expire_due(core::unix_now_ms(), batch_, [&promise](Expired result) {
+            promise.set_value(std::move(result));
+        });
+        const Expired batch = answer.get();
+        if (!batch) {
+            observe::warn("expiry sweep failed", {{"error", batch.error().message()}});
+            return -1;
+        }
+        expired += static_cast<long>(batch->size());
+        if (!batch->empty() && on_expired_) {
+            on_expired_(*batch);
+        }
+        if (batch->size() < static_cast<std::size_t>(batch_)) {
+            return expired;
+        }
+        const std::lock_guard lock(mutex_);
+        if (stopping_) {
+            return expired;
+        }
+    }
+}
+
+void ExpirySweeper::run() {
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            if (wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+                return;
+            }
+        }
+        const long expired = sweep_once();
+        if (expired > 0) {
+            observe::info("notifications expired", {{"count", expired}});
+        }
+    }
+}
+
 }  // namespace herald::store

@@ -227,7 +227,8 @@ boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& d
             "n.payload, n.attempts, n.created_at, n.throttled, n.expires_at, n.trace_parent, "
             "n.trace_state, o.due_at "
             "FROM outbox o JOIN notifications n ON n.id = o.notification_id "
-            "WHERE o.due_at <= ?1 AND (o.lease_owner IS NULL OR o.lease_expires_at <= ?1) {} "
+            "WHERE o.due_at <= ?1 AND (o.lease_owner IS NULL OR o.lease_expires_at <= ?1) "
+            "AND (n.expires_at IS NULL OR n.expires_at > ?1) {} "
             "ORDER BY o.due_at, o.notification_id LIMIT ?2",
             which));
         due.bind(1, request.now).bind(2, std::int64_t{limit});

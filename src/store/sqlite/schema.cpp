@@ -15,7 +15,7 @@ struct Migration {
 };
 
 // Append new versions; never edit one that has shipped.
-constexpr std::array<Migration, 3> kMigrations{{
+constexpr std::array<Migration, 4> kMigrations{{
     {1, R"sql(
 CREATE TABLE notifications (
     id              TEXT PRIMARY KEY,
@@ -87,6 +87,12 @@ ALTER TABLE notifications ADD COLUMN throttled INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE notifications ADD COLUMN trace_parent TEXT NOT NULL DEFAULT '';
 ALTER TABLE notifications ADD COLUMN trace_state TEXT NOT NULL DEFAULT '';
 CREATE INDEX notifications_status_updated ON notifications (status, updated_at, id);
+)sql"},
+    // Finds the notifications waiting in the outbox whose expiry has passed without scanning the
+    // whole backlog: only queued and retrying rows with an expiry are in it.
+    {4, R"sql(
+CREATE INDEX notifications_pending_expiry ON notifications (expires_at)
+    WHERE status IN ('queued', 'retrying') AND expires_at IS NOT NULL;
 )sql"},
 }};
 

@@ -9,7 +9,7 @@
 namespace herald::store::sqlite {
 
 // The newest schema version this build knows.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // Sets the per-connection settings every store connection needs: WAL journal, synchronous=FULL
 // (a commit returns only once it is durable), foreign keys on.

@@ -4,6 +4,7 @@
 #include "core/time.hpp"
 #include "observe/log.hpp"
 #include "store/sqlite/connection.hpp"
+#include "store/sqlite/dead_letters.hpp"
 #include "store/sqlite/operations.hpp"
 #include "store/sqlite/schema.hpp"
 
@@ -239,6 +240,33 @@ void SqliteStore::sweep_idempotency(UnixMs now, int limit, Callback<int> done) {
         [now, limit](Connection& db) { return sweep_idempotency_records(db, now, limit); },
         std::move(done));
     submit_write(std::move(job), Admission::always);
+}
+
+void SqliteStore::expire_due(UnixMs now, int limit, Callback<std::vector<std::string>> done) {
+    auto job = make_job<std::vector<std::string>>(
+        [now, limit](Connection& db) { return expire_due_entries(db, now, limit); },
+        std::move(done));
+    submit_write(std::move(job), Admission::always);
+}
+
+void SqliteStore::list(ListQuery query, Callback<ListPage> done) {
+    submit_read(make_job<ListPage>(
+        [query = std::move(query)](Connection& db) { return list_notifications(db, query); },
+        std::move(done)));
+}
+
+void SqliteStore::retry(RetryRequest request, Callback<StatusChange> done) {
+    auto job = make_job<StatusChange>(
+        [request = std::move(request)](Connection& db) { return retry_notification(db, request); },
+        std::move(done));
+    submit_write(std::move(job), Admission::bounded);
+}
+
+void SqliteStore::cancel(CancelRequest request, Callback<StatusChange> done) {
+    auto job = make_job<StatusChange>(
+        [request = std::move(request)](Connection& db) { return cancel_notification(db, request); },
+        std::move(done));
+    submit_write(std::move(job), Admission::bounded);
 }
 
 void SqliteStore::ping(Callback<void> done) {

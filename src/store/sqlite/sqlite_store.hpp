@@ -49,7 +49,8 @@ struct StoreStats {
 // claim_due(), record_attempt() and release_leases() are the dispatcher's own work, already
 // bounded by its concurrency: they are always queued (refused only with shutting_down), take
 // none of the intake's room, and are never refused because intake filled the queue, so a
-// delivery outcome is never lost to a burst of requests.
+// delivery outcome is never lost to a burst of requests. expire_due() is queued the same way; the
+// API's retry() and cancel() count against max_queue like inserts, and list() like find().
 //
 // Every SQLite call, opening and closing included, happens on these two threads. Callbacks run
 // on them too, except that work refused at once (overloaded when a queue is full, shutting_down
@@ -90,6 +91,12 @@ public:
     // Leased entries become due no later than the wall-clock time of the release.
     void release_leases(std::string owner, Callback<int> done) override;
     void sweep_idempotency(UnixMs now, int limit, Callback<int> done) override;
+    void expire_due(UnixMs now, int limit, Callback<std::vector<std::string>> done) override;
+    // On the reader, bounded like find().
+    void list(ListQuery query, Callback<ListPage> done) override;
+    // On the writer, bounded like insert().
+    void retry(RetryRequest request, Callback<StatusChange> done) override;
+    void cancel(CancelRequest request, Callback<StatusChange> done) override;
     // A read on the reader connection while writes succeed; after a write failed, until one
     // commits again, a probe write on the writer (bounded like an insert).
     void ping(Callback<void> done) override;

@@ -110,5 +110,24 @@ TEST(RequestFingerprint, ChangesWithAnythingThatChangesTheEmail) {
     }
 }
 
+TEST(RequestFingerprint, TakesTheExpiryAsAskedIntoAccount) {
+    const std::string head = R"({"from":"n@example.com","to":["alice@example.com"],)"
+                             R"("subject":"Hello","text":"Hi")";
+    const std::string none = request_fingerprint(valid(head + "}"));
+    const std::string minute = request_fingerprint(valid(head + R"(,"max_age_s":60})"));
+    const std::string at =
+        request_fingerprint(valid(head + R"(,"expires_at":"2030-01-01T00:00:00Z"})"));
+
+    // Asking for no expiry is what it always was: fingerprints stored before expiry existed hold.
+    EXPECT_EQ(request_fingerprint(valid(head + R"(,"max_age_s":null})")), none);
+    EXPECT_NE(minute, none);
+    EXPECT_NE(at, none);
+    EXPECT_NE(minute, at);
+    EXPECT_NE(request_fingerprint(valid(head + R"(,"max_age_s":61})")), minute);
+    // The same instant spelt another way is the same request.
+    EXPECT_EQ(request_fingerprint(valid(head + R"(,"expires_at":"2030-01-01T01:00:00+01:00"})")),
+              at);
+}
+
 }  // namespace
 }  // namespace herald::api

@@ -53,6 +53,76 @@ TEST(ValidateNotification, AcceptsTheBaseline) {
     EXPECT_EQ(result->message.subject, "Hello");
 }
 
+TEST(ValidateNotification, ReadsAnExpiryAsAskedForByTimeOrByAge) {
+    auto at = validate_notification(with("expires_at", R"("2030-01-01T00:00:00Z")"), {}, nullptr);
+    ASSERT_TRUE(at);
+    EXPECT_EQ(at->expiry.expires_at, 1893456000000);
+    EXPECT_FALSE(at->expiry.max_age_s.has_value());
+
+    auto age = validate_notification(with("max_age_s", "3600"), {}, nullptr);
+    ASSERT_TRUE(age);
+    EXPECT_EQ(age->expiry.max_age_s, 3600);
+    EXPECT_FALSE(age->expiry.expires_at.has_value());
+
+    auto none = validate_notification(with("max_age_s", "null"), {}, nullptr);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->expiry.max_age_s.has_value());
+}
+
+TEST(ValidateNotification, RefusesExpiresAtAndMaxAgeTogether) {
+    auto body = with("max_age_s", "60").as_object();
+    body["expires_at"] = "2030-01-01T00:00:00Z";
+    expect_refused(body, "#/max_age_s");
+}
+
+TEST(ValidateNotification, RefusesAnExpiresAtThatIsNotAnRfc3339DateTime) {
+    expect_refused(with("expires_at", R"("tomorrow")"), "#/expires_at");
+    expect_refused(with("expires_at", R"("2030-01-01T00:00:00")"), "#/expires_at");
+    expect_refused(with("expires_at", "1893456000"), "#/expires_at");
+}
+
+TEST(ValidateNotification, RefusesAMaxAgeThatIsNotAWholeNumberOfSeconds) {
+    expect_refused(with("max_age_s", "1.5"), "#/max_age_s");
+    expect_refused(with("max_age_s", "1e3"), "#/max_age_s");
+    expect_refused(with("max_age_s", R"("60")"), "#/max_age_s");
+    expect_refused(with("max_age_s", "true"), "#/max_age_s");
+}
+
+TEST(ValidateNotification, RefusesAZeroOrNegativeMaxAge) {
+    expect_refused(with("max_age_s", "0"), "#/max_age_s");
+    expect_refused(with("max_age_s", "-60"), "#/max_age_s");
+}
+
+TEST(ValidateNotification, RefusesAMaxAgeBeyondThirtyDays) {
+    expect_refused(with("max_age_s", "2592001"), "#/max_age_s");
+    expect_refused(with("max_age_s", "18446744073709551615"), "#/max_age_s");
+    EXPECT_TRUE(validate_notification(with("max_age_s", "2592000"), {}, nullptr));
+}
+
+// The expiry resolve_expiry() gives, or -1 when it refuses.
+std::optional<core::UnixMs> resolved(RequestedExpiry requested,
+                                     core::UnixMs now,
+                                     std::int64_t default_max_age_s) {
+    auto result = resolve_expiry(requested, now, default_max_age_s);
+    return result ? *result : std::optional<core::UnixMs>{-1};
+}
+
+TEST(ResolveExpiry, CountsAMaxAgeFromNowAndKeepsAnExpiresAt) {
+    const core::UnixMs now = 1'800'000'000'000;
+    EXPECT_EQ(resolved({std::nullopt, 60}, now, 86400), now + 60'000);
+    EXPECT_EQ(resolved({now + 5, std::nullopt}, now, 86400), now + 5);
+    EXPECT_EQ(resolved({}, now, 86400), now + 86'400'000);
+    EXPECT_EQ(resolved({}, now, 0), std::nullopt);
+}
+
+TEST(ResolveExpiry, RefusesAnExpiresAtThatIsNotAhead) {
+    const core::UnixMs now = 1'800'000'000'000;
+    EXPECT_EQ(resolve_expiry({now, std::nullopt}, now, 0).error().pointer, "#/expires_at");
+    EXPECT_EQ(resolve_expiry({now - 1, std::nullopt}, now, 0).error().pointer, "#/expires_at");
+    const core::UnixMs too_far = now + kMaxAgeLimitSeconds * 1000 + 1;
+    EXPECT_EQ(resolve_expiry({too_far, std::nullopt}, now, 0).error().pointer, "#/expires_at");
+}
+
 TEST(ValidateNotification, RefusesLineBreaksInTheSubject) {
     expect_refused(with("subject", R"("Invoice ready\r\nBcc: spy@example.net")"), "#/subject");
     expect_refused(with("subject", R"("Hi\n\nbody starts here")"), "#/subject");

@@ -63,6 +63,23 @@ TEST(LoadSettings, SetAssignmentsChangeAnyNonSecretSetting) {
     EXPECT_EQ(settings->delivery.poll_interval.count(), 50);
 }
 
+TEST(LoadSettings, DefaultMaxAgeIsADayAndZeroTurnsItOff) {
+    auto defaults = load_settings("", env_of({}), {});
+    ASSERT_TRUE(defaults) << defaults.error();
+    EXPECT_EQ(defaults->delivery.max_age_s, 86400);
+
+    auto off = load_settings("", env_of({{"HERALD_DELIVERY_MAX_AGE_S", "0"}}), {});
+    ASSERT_TRUE(off) << off.error();
+    EXPECT_EQ(off->delivery.max_age_s, 0);
+
+    for (const char* bad : {"-1", "2592001", "1.5", "day"}) {
+        auto refused = load_settings("", env_of({{"HERALD_DELIVERY_MAX_AGE_S", bad}}), {});
+        ASSERT_FALSE(refused) << bad;
+        EXPECT_NE(refused.error().find("HERALD_DELIVERY_MAX_AGE_S"), std::string::npos)
+            << refused.error();
+    }
+}
+
 TEST(LoadSettings, RefusesSecretsOnTheCommandLine) {
     Overrides flags;
     flags.assignments = {"smtp.password=hunter2"};

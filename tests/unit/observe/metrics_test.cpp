@@ -54,6 +54,16 @@ TEST(Metrics, CountsLandOnTheirOwnSeries) {
     EXPECT_TRUE(has_line(text, "herald_outbox_leases_taken_over_total 3")) << text;
 }
 
+TEST(Metrics, ExpiredNotificationsAreCountedFromZero) {
+    Metrics metrics;
+    EXPECT_TRUE(has_line(metrics.render(), "herald_notifications_expired_total 0"));
+    metrics.count_expired(2);
+    metrics.count_expired(0);
+    metrics.count_expired(1);
+    EXPECT_TRUE(has_line(metrics.render(), "herald_notifications_expired_total 3"))
+        << metrics.render();
+}
+
 TEST(Metrics, EventLoopSeriesExistAtZeroOnceTheLoopIsNamed) {
     Metrics metrics;
     metrics.event_loop("io-0");

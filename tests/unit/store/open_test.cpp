@@ -52,7 +52,7 @@ TEST(OpenStore, MigratesANewFileToTheCurrentSchemaInWalMode) {
     opened->reset();
 
     EXPECT_EQ(query_text(path, "PRAGMA journal_mode"), "wal");
-    EXPECT_EQ(query_text(path, "SELECT version FROM schema_version"), "3");
+    EXPECT_EQ(query_text(path, "SELECT version FROM schema_version"), "4");
     EXPECT_EQ(query_text(path,
                          "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                          "('notifications', 'outbox', 'attempts', 'idempotency_keys')"),
