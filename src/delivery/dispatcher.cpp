@@ -425,9 +425,9 @@ asio::awaitable<void> Dispatcher::record(store::ClaimedEntry entry,
                                          std::chrono::steady_clock::time_point started) {
     const int attempt = entry.attempts + 1;
     const core::UnixMs now = options_.clock();
-    // Throttled attempts do not count towards max_attempts.
+    // Throttled attempts, and those before a retry by hand, do not count towards max_attempts.
     NextStep step = next_step(
-        result, attempt - entry.throttled, options_.max_attempts, policy_, now, options_.random);
+        result, attempt - entry.uncounted_attempts, options_.max_attempts, policy_, now, options_.random);
     if (result.outcome == AttemptOutcome::throttled) {
         // Due again when the transport's pause ends (the rate then spreads the backlog out).
         const auto pause = pacer_.paused_until() - std::chrono::steady_clock::now();

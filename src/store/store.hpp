@@ -159,8 +159,10 @@ struct ClaimedEntry {
     std::string client;
     std::string message_id;
     std::string payload;
-    int attempts = 0;   // attempts made before this one
-    int throttled = 0;  // of those, how many the provider throttled (429, 503)
+    int attempts = 0;  // attempts made before this one
+    // Of those, how many do not count towards delivery.max_attempts: the throttled ones (429,
+    // 503), and all those made before the notification was retried by hand.
+    int uncounted_attempts = 0;
     UnixMs created_at = 0;
     UnixMs due_at = 0;
     std::optional<UnixMs> expires_at;

@@ -364,6 +364,30 @@ TEST_F(DeadLetters, RetryOfAFailedNotificationDeliversItOnceMore) {
     EXPECT_EQ(calls_for(id), 2);
 }
 
+TEST_F(DeadLetters, RetryOfANotificationThatRanOutOfAttemptsGetsAFreshAttemptBudget) {
+    MockmailOptions mock;
+    mock.fail_status = 500;  // transient: two attempts, then failed (delivery.max_attempts = 2)
+    mock.fail_count = 3;     // and the first attempt after the retry fails too
+    HeraldOptions options;
+    options.env = {{"HERALD_DELIVERY_MAX_ATTEMPTS", "2"},
+                   {"HERALD_DELIVERY_BACKOFF_BASE_MS", "10"},
+                   {"HERALD_DELIVERY_BACKOFF_MAX_MS", "20"}};
+    auto& herald = start(false, mock, options);
+    const std::string id = post(herald);
+    const auto failed = herald.wait_for_status(id, {"failed", "sent"});
+    ASSERT_TRUE(failed.has_value());
+    ASSERT_EQ(string_at(*failed, "status"), "failed") << json_text(*failed);
+    EXPECT_EQ(int_at(*failed, "attempts", -1), 2);
+
+    ASSERT_EQ(action(herald, id, "retry").status, 200);
+    // One transient failure after the retry is within the fresh budget of two.
+    const auto sent = herald.wait_for_status(id, {"sent", "failed"});
+    ASSERT_TRUE(sent.has_value());
+    EXPECT_EQ(string_at(*sent, "status"), "sent") << json_text(*sent);
+    EXPECT_EQ(int_at(*sent, "attempts", -1), 4);
+    EXPECT_EQ(calls_for(id), 4);
+}
+
 TEST_F(DeadLetters, RetryOfAnExpiredNotificationSendsIt) {
     auto& herald = start(true);
     const std::string id = post(herald, with_max_age(1));

@@ -177,7 +177,7 @@ boost::system::result<StatusChange> retry_notification(Connection& db,
     {
         auto requeue = db.query(
             "UPDATE notifications SET status = 'queued', updated_at = ?2, last_error = '', "
-            "expires_at = ?3 WHERE id = ?1");
+            "expires_at = ?3, uncounted_attempts = attempts WHERE id = ?1");
         requeue.bind(1, request.id).bind(2, request.now).bind(3, request.expires_at);
         if (const int rc = requeue.run(); rc != SQLITE_DONE) {
             return report_failure(db, rc, "retry");

@@ -224,7 +224,7 @@ boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& d
         }
         auto due = db.query(fmt::format(
             "SELECT o.notification_id, o.lease_owner, o.lease_token, n.client, n.message_id, "
-            "n.payload, n.attempts, n.created_at, n.throttled, n.expires_at, n.trace_parent, "
+            "n.payload, n.attempts, n.created_at, n.uncounted_attempts, n.expires_at, n.trace_parent, "
             "n.trace_state, o.due_at "
             "FROM outbox o JOIN notifications n ON n.id = o.notification_id "
             "WHERE o.due_at <= ?1 AND (o.lease_owner IS NULL OR o.lease_expires_at <= ?1) "
@@ -243,7 +243,7 @@ boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& d
             entry.payload = due.text(5);
             entry.attempts = static_cast<int>(due.int64(6));
             entry.created_at = due.int64(7);
-            entry.throttled = static_cast<int>(due.int64(8));
+            entry.uncounted_attempts = static_cast<int>(due.int64(8));
             if (!due.is_null(9)) {
                 entry.expires_at = due.int64(9);
             }
@@ -334,7 +334,7 @@ boost::system::result<void> record_attempt_outcome(Connection& db, const Attempt
     {
         auto update = db.query(
             "UPDATE notifications SET status = ?2, attempts = ?3, updated_at = ?4, "
-            "last_error = ?5, sent_at = coalesce(?6, sent_at), throttled = throttled + ?7 "
+            "last_error = ?5, sent_at = coalesce(?6, sent_at), uncounted_attempts = uncounted_attempts + ?7 "
             "WHERE id = ?1");
         update.bind(1, record.id)
             .bind(2, to_string(status))

@@ -83,7 +83,7 @@ CREATE INDEX idempotency_keys_notification ON idempotency_keys (notification_id)
     // the listing of dead letters.
     {3, R"sql(
 ALTER TABLE notifications ADD COLUMN expires_at INTEGER;
-ALTER TABLE notifications ADD COLUMN throttled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE notifications ADD COLUMN uncounted_attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE notifications ADD COLUMN trace_parent TEXT NOT NULL DEFAULT '';
 ALTER TABLE notifications ADD COLUMN trace_state TEXT NOT NULL DEFAULT '';
 CREATE INDEX notifications_status_updated ON notifications (status, updated_at, id);
