@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything herald needs to build, run and test on Debian 12: compilers and libraries
-# from Debian's packages, and the npm test peers (maildev, mailparser) under tools/node/.
+# from Debian's packages (python3-prometheus-client and promtool from prometheus check metrics and
+# alert rules), and the npm test peers (maildev, mailparser, and the OTLP schema compiled into
+# @opentelemetry/otlp-transformer) under tools/node/.
 # With --no-peers the npm step is skipped (running herald needs no test peer).
 # Safe to run again: each step is skipped when what it installs is already there.
 set -euo pipefail
@@ -14,6 +16,7 @@ apt_packages=(
     libcurl4-openssl-dev libssl-dev libidn2-dev libsqlite3-dev sqlite3
     libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libkainjow-mustache-dev
     libgtest-dev libgmock-dev prometheus-cpp-dev wrk python3 nodejs
+    python3-prometheus-client python3-yaml prometheus
 )
 
 missing=()
@@ -30,7 +33,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ "$with_peers" = 1 ] && { [ ! -x "$top/tools/node/node_modules/.bin/maildev" ] \
-    || [ ! -d "$top/tools/node/node_modules/mailparser" ]; }; then
+    || [ ! -d "$top/tools/node/node_modules/mailparser" ] \
+    || [ ! -d "$top/tools/node/node_modules/@opentelemetry/otlp-transformer" ]; }; then
     echo "setup: installing npm test peers" >&2
     (cd "$top/tools/node" && npm ci --no-audit --no-fund --loglevel=error)
 fi
