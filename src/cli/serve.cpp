@@ -171,6 +171,9 @@ delivery::TransportOptions transport_options(const config::DeliverySettings& d) 
     options.smtp.starttls = d.smtp.starttls;
     options.smtp.verify_tls = d.smtp.verify_tls;
     options.smtp.helo = d.smtp.helo;
+    // Checked when the settings were loaded.
+    options.smtp.transient_replies =
+        config::parse_reply_codes(d.smtp.transient_replies).value_or(std::vector<int>{});
     options.http.token = d.http.token;
     options.http.verify_tls = d.http.verify_tls;
     return options;
@@ -190,6 +193,20 @@ delivery::DispatcherOptions dispatcher_options(const config::DeliverySettings& d
     options.attempt_timeout = d.attempt_timeout;
     options.lease = d.lease;
     options.poll_interval = d.poll_interval;
+    options.retry_after_max = d.retry_after_max;
+    delivery::PacingOptions& pacing = options.pacing;
+    pacing.rate_per_s = d.rate_per_s;
+    pacing.burst = d.burst;
+    pacing.adaptive = d.adaptive_concurrency;
+    pacing.min_concurrency = d.min_concurrency;
+    pacing.breaker_failures = d.breaker_failures;
+    pacing.breaker_failure_percent = d.breaker_failure_percent;
+    pacing.breaker_window = d.breaker_window;
+    pacing.breaker_open = d.breaker_open;
+    pacing.retry_percent = d.retry_budget_percent;
+    pacing.retry_floor_per_s = d.retry_budget_floor_per_s;
+    pacing.retry_burst = d.retry_budget_burst;
+    pacing.throttle_pause = d.throttle_pause;
     return options;
 }
 

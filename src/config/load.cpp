@@ -67,6 +67,40 @@ Field integer_field(std::string key, Member member, long long min, long long max
         false};
 }
 
+// A decimal number ("2.5", "10"); no exponents, no signs, nothing after the digits.
+std::optional<double> parse_number(const std::string& text) {
+    if (text.empty() || text.find_first_not_of("0123456789.") != std::string::npos ||
+        text.front() == '.' || text.back() == '.') {
+        return std::nullopt;
+    }
+    double value = 0;
+    const auto* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec != std::errc{} || ptr != end) {
+        return std::nullopt;
+    }
+    return value;
+}
+
+template <typename Member>
+Field number_field(std::string key, Member member, double min, double max) {
+    return Field{std::move(key),
+                 false,
+                 [member, min, max](Settings& s, const std::string& v) -> std::optional<Error> {
+                     const auto parsed = parse_number(v);
+                     if (!parsed || *parsed < min || *parsed > max) {
+                         return fmt::format("must be a number from {} to {}", min, max);
+                     }
+                     member(s) = *parsed;
+                     return std::nullopt;
+                 },
+                 [member](const Settings& s) {
+                     return fmt::format("{}", member(const_cast<Settings&>(s)));
+                 },
+                 nullptr,
+                 false};
+}
+
 template <typename Member>
 Field millis_field(std::string key, Member member, long long min, long long max) {
     return Field{std::move(key),
@@ -204,6 +238,20 @@ const std::vector<Field>& fields() {
         f.push_back(millis_field("delivery.attempt_timeout_ms", [](Settings& s) -> auto& { return s.delivery.attempt_timeout; }, 100, 3600000));
         f.push_back(millis_field("delivery.lease_ms", [](Settings& s) -> auto& { return s.delivery.lease; }, 1000, 86400000));
         f.push_back(millis_field("delivery.poll_interval_ms", [](Settings& s) -> auto& { return s.delivery.poll_interval; }, 10, 3600000));
+        f.push_back(number_field("delivery.rate_per_s", [](Settings& s) -> auto& { return s.delivery.rate_per_s; }, 0, 1000000));
+        f.push_back(integer_field("delivery.burst", [](Settings& s) -> auto& { return s.delivery.burst; }, 1, 100000));
+        f.push_back(bool_field("delivery.adaptive_concurrency", [](Settings& s) -> auto& { return s.delivery.adaptive_concurrency; }));
+        f.push_back(integer_field("delivery.min_concurrency", [](Settings& s) -> auto& { return s.delivery.min_concurrency; }, 1, 10000));
+        f.push_back(integer_field("delivery.breaker_failures", [](Settings& s) -> auto& { return s.delivery.breaker_failures; }, 0, 100000));
+        f.push_back(integer_field("delivery.breaker_failure_percent", [](Settings& s) -> auto& { return s.delivery.breaker_failure_percent; }, 1, 100));
+        f.push_back(integer_field("delivery.breaker_window", [](Settings& s) -> auto& { return s.delivery.breaker_window; }, 1, 10000));
+        f.push_back(millis_field("delivery.breaker_open_ms", [](Settings& s) -> auto& { return s.delivery.breaker_open; }, 1, 86400000));
+        f.push_back(integer_field("delivery.retry_budget_percent", [](Settings& s) -> auto& { return s.delivery.retry_budget_percent; }, 0, 100));
+        f.push_back(number_field("delivery.retry_budget_floor_per_s", [](Settings& s) -> auto& { return s.delivery.retry_budget_floor_per_s; }, 0, 1000000));
+        f.push_back(integer_field("delivery.retry_budget_burst", [](Settings& s) -> auto& { return s.delivery.retry_budget_burst; }, 1, 1000000));
+        f.push_back(millis_field("delivery.throttle_pause_ms", [](Settings& s) -> auto& { return s.delivery.throttle_pause; }, 1, 86400000));
+        f.push_back(millis_field("delivery.retry_after_max_ms", [](Settings& s) -> auto& { return s.delivery.retry_after_max; }, 1000, 86400000));
+        f.push_back(text_field("smtp.transient_replies", [](Settings& s) -> auto& { return s.delivery.smtp.transient_replies; }));
         f.push_back(bool_field("delivery.paused", [](Settings& s) -> auto& { return s.delivery.paused; }));
         f.push_back(text_field("delivery.message_id_domain", [](Settings& s) -> auto& { return s.delivery.message_id_domain; }));
         f.push_back(text_field("smtp.user", [](Settings& s) -> auto& { return s.delivery.smtp.user; }, true));
@@ -257,6 +305,9 @@ std::optional<std::string> scalar_text(const toml::node& node) {
     }
     if (const auto* b = node.as_boolean()) {
         return std::string{b->get() ? "true" : "false"};
+    }
+    if (const auto* f = node.as_floating_point()) {
+        return fmt::format("{}", f->get());
     }
     return std::nullopt;
 }
@@ -352,6 +403,12 @@ std::optional<Error> check_consistency(const Settings& s) {
                            (otlp.starts_with("https://") && otlp.size() > 8))) {
         return Error{"telemetry.otlp_endpoint must be an http:// or https:// URL"};
     }
+    if (s.delivery.min_concurrency > s.delivery.concurrency) {
+        return Error{"delivery.min_concurrency must not be above delivery.concurrency"};
+    }
+    if (!parse_reply_codes(s.delivery.smtp.transient_replies)) {
+        return Error{"smtp.transient_replies must be a comma-separated list of 5xx reply codes"};
+    }
     if (s.delivery.backoff_max < s.delivery.backoff_base) {
         return Error{"delivery.backoff_max_ms must not be below delivery.backoff_base_ms"};
     }
@@ -412,6 +469,31 @@ boost::system::result<std::pair<std::string, unsigned short>, std::string> split
         return std::string{"has an invalid port"};
     }
     return std::pair{host, static_cast<unsigned short>(*port)};
+}
+
+std::optional<std::vector<int>> parse_reply_codes(const std::string& text) {
+    std::vector<int> codes;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', start), text.size());
+        std::string item = text.substr(start, comma - start);
+        const auto first = item.find_first_not_of(" \t");
+        const auto last = item.find_last_not_of(" \t");
+        item = first == std::string::npos ? std::string{} : item.substr(first, last - first + 1);
+        if (item.empty()) {
+            if (text.find_first_not_of(" \t") != std::string::npos) {
+                return std::nullopt;  // an empty item between commas
+            }
+            return codes;
+        }
+        const auto code = parse_integer(item);
+        if (!code || *code < 500 || *code > 599) {
+            return std::nullopt;
+        }
+        codes.push_back(static_cast<int>(*code));
+        start = comma + 1;
+    }
+    return codes;
 }
 
 boost::system::result<Settings, std::string> load_settings(const std::string& config_file,

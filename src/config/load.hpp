@@ -47,4 +47,8 @@ std::string describe(const Settings& settings);
 boost::system::result<std::pair<std::string, unsigned short>, std::string> split_host_port(
     const std::string& text);
 
+// "550, 554" → {550, 554}: comma-separated SMTP 5xx reply codes (blanks around each allowed; ""
+// gives none). nullopt when any item is not a code from 500 to 599.
+std::optional<std::vector<int>> parse_reply_codes(const std::string& text);
+
 }  // namespace herald::config

@@ -58,6 +58,8 @@ struct SmtpSettings {
     std::string starttls = "opportunistic";  // off | opportunistic | required
     bool verify_tls = true;
     std::string helo;  // empty: curl's default
+    // 5xx reply codes to treat as transient, comma-separated ("550,554"); empty: none.
+    std::string transient_replies;
 };
 
 struct HttpTransportSettings {
@@ -75,6 +77,20 @@ struct DeliverySettings {
     std::chrono::milliseconds attempt_timeout{30000};
     std::chrono::milliseconds lease{60000};
     std::chrono::milliseconds poll_interval{500};
+    // Pacing (see delivery::PacingOptions): 0 rate = unlimited.
+    double rate_per_s = 0;
+    int burst = 5;
+    bool adaptive_concurrency = true;
+    int min_concurrency = 1;
+    int breaker_failures = 5;  // 0: no breaker
+    int breaker_failure_percent = 50;
+    int breaker_window = 20;
+    std::chrono::milliseconds breaker_open{30000};
+    int retry_budget_percent = 10;
+    double retry_budget_floor_per_s = 1;
+    int retry_budget_burst = 10;
+    std::chrono::milliseconds throttle_pause{1000};
+    std::chrono::milliseconds retry_after_max{3600000};
     std::string message_id_domain;  // empty: the host name
     bool paused = false;  // accept and store, but send nothing (e.g. provider maintenance)
     SmtpSettings smtp;

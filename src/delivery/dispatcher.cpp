@@ -63,6 +63,14 @@ DispatcherOptions with_defaults(DispatcherOptions options) {
     return options;
 }
 
+PacingOptions pacing_of(const DispatcherOptions& options) {
+    PacingOptions pacing = options.pacing;
+    pacing.max_concurrency = options.concurrency;
+    pacing.backoff_max = options.backoff_max;
+    pacing.retry_after_max = options.retry_after_max;
+    return pacing;
+}
+
 BackoffPolicy policy_of(const DispatcherOptions& options) {
     BackoffPolicy policy;
     policy.base = options.backoff_base;
@@ -134,6 +142,11 @@ NextStep next_step(const SendResult& result,
             return {store::Status::sent, 0, result.detail};
         case AttemptOutcome::permanent:
             return {store::Status::failed, 0, result.detail};
+        case AttemptOutcome::throttled: {
+            const milliseconds wait =
+                std::min(result.retry_after.value_or(milliseconds{0}), policy.retry_after_max);
+            return {store::Status::retrying, now + wait.count(), result.detail};
+        }
         case AttemptOutcome::transient:
         case AttemptOutcome::ambiguous:
             break;
@@ -154,6 +167,7 @@ Dispatcher::Dispatcher(store::Store& store, Transport& transport, DispatcherOpti
       policy_(policy_of(options_)),
       lease_(std::max(options_.lease, options_.attempt_timeout + std::chrono::seconds{5})),
       metrics_(options_.metrics != nullptr ? *options_.metrics : observe::Metrics::unobserved()),
+      pacer_(pacing_of(options_), options_.random, std::chrono::steady_clock::now()),
       work_(asio::make_work_guard(io_)),
       gate_(std::make_shared<Gate>()),
       wake_timer_(io_),
@@ -238,11 +252,26 @@ void Dispatcher::close_io() {
     work_.reset();
 }
 
+void Dispatcher::publish_pacing(std::chrono::steady_clock::time_point now) {
+    const PacingLevels levels = pacer_.levels(now);
+    observe::Metrics::Pacing pacing;
+    pacing.concurrency_limit = levels.concurrency_limit;
+    pacing.breaker_state = static_cast<int>(levels.breaker);
+    pacing.retry_budget = levels.retry_budget;
+    pacing.paused = levels.paused;
+    metrics_.set_pacing(transport_.name(), pacing);
+}
+
 asio::awaitable<void> Dispatcher::run_loop() {
     while (!stopping_) {
-        const int free = options_.concurrency - in_flight_;
-        if (free > 0) {
-            co_await claim_and_start(free);
+        const auto now = std::chrono::steady_clock::now();
+        const Allowance allowance = pacer_.allowance(in_flight_, now);
+        publish_pacing(now);
+        recheck_ = allowance.recheck;
+        if (allowance.sends > 0) {
+            co_await claim_and_start(allowance.sends, allowance.retries);
+        } else if (allowance.recheck == std::chrono::steady_clock::time_point::max()) {
+            saturated_ = true;  // held by the concurrency limit (or a probe): a freed slot claims
         }
         if (stopping_) {
             break;
@@ -252,11 +281,12 @@ asio::awaitable<void> Dispatcher::run_loop() {
     co_await drain_and_release();
 }
 
-asio::awaitable<void> Dispatcher::claim_and_start(int limit) {
+asio::awaitable<void> Dispatcher::claim_and_start(int limit, int retries) {
     store::ClaimRequest request;
     request.owner = options_.owner;
     request.now = options_.clock();
     request.limit = limit;
+    request.max_retries = retries < limit ? retries : -1;
     request.lease_ms = lease_.count();
 
     using Claimed = boost::system::result<std::vector<store::ClaimedEntry>>;
@@ -277,7 +307,9 @@ asio::awaitable<void> Dispatcher::claim_and_start(int limit) {
         observe::info("claim recovered", {});
         claim_failing_ = false;
     }
-    saturated_ = static_cast<int>(claimed->size()) >= limit;
+    more_due_ = static_cast<int>(claimed->size()) >= limit;
+    saturated_ = more_due_;
+    const auto now = std::chrono::steady_clock::now();
     for (store::ClaimedEntry& entry : *claimed) {
         if (auto held = lease_tokens_.find(entry.id); held != lease_tokens_.end()) {
             // Our own lease ran out while the attempt was still in flight here (its outcome
@@ -293,13 +325,23 @@ asio::awaitable<void> Dispatcher::claim_and_start(int limit) {
         }
         lease_tokens_.emplace(entry.id, entry.lease_token);
         ++in_flight_;
+        pacer_.on_start(entry.attempts > 0, now);
         start_delivery(std::move(entry));
     }
+    publish_pacing(now);
 }
 
 asio::awaitable<void> Dispatcher::wait_for_work() {
     if (!wake_pending_) {
-        wake_timer_.expires_after(options_.poll_interval);
+        // With more due and the pacer holding it back, look again as soon as it may allow more.
+        auto wait =
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.poll_interval);
+        if (more_due_ && recheck_ != std::chrono::steady_clock::time_point::max()) {
+            wait = std::clamp(recheck_ - std::chrono::steady_clock::now(),
+                              std::chrono::steady_clock::duration::zero(),
+                              wait);
+        }
+        wake_timer_.expires_after(wait);
         co_await wake_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     wake_pending_ = false;
@@ -364,6 +406,12 @@ void Dispatcher::on_sent(store::ClaimedEntry entry,
     if (closed_) {
         return;  // abandoned at the end of the drain; the entry's lease was released
     }
+    const auto now = std::chrono::steady_clock::now();
+    const std::string_view change = pacer_.on_result(result, now - started, now);
+    if (!change.empty()) {
+        note_pacing_change(change, result, now);
+    }
+    publish_pacing(now);
     std::string id = entry.id;
     asio::co_spawn(io_,
                    record(std::move(entry), std::move(result), started_at, started),
@@ -382,8 +430,17 @@ asio::awaitable<void> Dispatcher::record(store::ClaimedEntry entry,
                                          std::chrono::steady_clock::time_point started) {
     const int attempt = entry.attempts + 1;
     const core::UnixMs now = options_.clock();
-    NextStep step =
-        next_step(result, attempt, options_.max_attempts, policy_, now, options_.random);
+    // Throttled attempts do not count towards max_attempts.
+    NextStep step = next_step(
+        result, attempt - entry.throttled, options_.max_attempts, policy_, now, options_.random);
+    if (result.outcome == AttemptOutcome::throttled) {
+        // Due again when the transport's pause ends (the rate then spreads the backlog out).
+        const auto pause = pacer_.paused_until() - std::chrono::steady_clock::now();
+        if (pause > std::chrono::steady_clock::duration::zero()) {
+            step.due_at =
+                std::max(step.due_at, now + std::chrono::ceil<milliseconds>(pause).count());
+        }
+    }
 
     store::AttemptRecord record;
     record.id = entry.id;
@@ -498,6 +555,27 @@ asio::awaitable<void> Dispatcher::pause(milliseconds delay) {
     retry_timers_.insert(&timer);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     retry_timers_.erase(&timer);
+}
+
+void Dispatcher::note_pacing_change(std::string_view change,
+                                    const SendResult& result,
+                                    std::chrono::steady_clock::time_point now) {
+    const std::string_view transport = transport_.name();
+    if (change == "paused") {
+        metrics_.count_pause(transport);
+        const auto until = pacer_.paused_until() - now;
+        observe::warn("delivery paused",
+                      {{"transport", transport},
+                       {"status_code", result.status_code},
+                       {"pause_ms", std::chrono::ceil<milliseconds>(until).count()},
+                       // Whether the provider's Retry-After set the pause ("0" does not).
+                       {"retry_after", result.retry_after && result.retry_after->count() > 0}});
+        return;
+    }
+    if (change == "breaker opened") {
+        metrics_.count_breaker_opened(transport);
+    }
+    observe::warn(change, {{"transport", transport}, {"detail", result.detail}});
 }
 
 void Dispatcher::release_slot(const std::string& id) {

@@ -3,6 +3,7 @@
 #include "core/time.hpp"
 #include "delivery/backoff.hpp"
 #include "delivery/outcome_board.hpp"
+#include "delivery/pacer.hpp"
 #include "delivery/transport.hpp"
 #include "observe/metrics.hpp"
 #include "observe/trace.hpp"
@@ -28,12 +29,16 @@ namespace herald::delivery {
 
 struct DispatcherOptions {
     std::string owner;     // names this dispatcher's leases in the store; unique per instance
-    int concurrency = 16;  // sends in flight at once (at least 1)
+    int concurrency = 16;  // the most sends in flight at once (at least 1)
     int max_attempts = 8;  // a notification fails after this many transient/ambiguous attempts
     std::chrono::milliseconds backoff_base{1000};
     std::chrono::milliseconds backoff_max{300000};
     std::chrono::milliseconds retry_after_max{3600000};  // cap on a provider's Retry-After
-    std::chrono::milliseconds attempt_timeout{30000};    // each send's deadline
+    // Rate, adaptive concurrency, breaker, retry budget and throttle pauses of the transport's
+    // sends. Its max_concurrency, backoff_max and retry_after_max are taken from the fields
+    // above.
+    PacingOptions pacing;
+    std::chrono::milliseconds attempt_timeout{30000};  // each send's deadline
     // How long a claim is leased. Raised to attempt_timeout + 5 s when shorter, so a lease never
     // expires under a send that is still within its deadline.
     std::chrono::milliseconds lease{60000};
@@ -58,8 +63,11 @@ struct NextStep {
     std::string detail;
 };
 
-// sent → sent; permanent → failed; transient or ambiguous → retrying at now + retry_delay(), or
-// failed ("gave up after N attempts: …") once `attempt` reaches `max_attempts`.
+// sent → sent; permanent → failed; throttled → retrying at now + the provider's Retry-After (cut
+// to policy.retry_after_max; now without one: the transport's pause decides), never failed;
+// transient or ambiguous → retrying at now + retry_delay(), or failed ("gave up after N
+// attempts: …") once `attempt` reaches `max_attempts`. `attempt` counts this attempt and the
+// earlier ones that were not throttled.
 NextStep next_step(const SendResult& result,
                    int attempt,
                    int max_attempts,
@@ -68,6 +76,12 @@ NextStep next_step(const SendResult& result,
                    const UniformRandom& random);
 
 // Moves notifications from the outbox to the transport and records each attempt.
+//
+// Pacing: before each claim the dispatcher asks its Pacer how many sends may start (rate,
+// adaptive concurrency, breaker, throttle pause) and how many of them may be retries (the retry
+// budget); it claims no more than that, so entries it may not send yet stay in the outbox,
+// unleased. A throttled attempt pauses the whole transport; the notification is due again when
+// the pause ends and the rate then spreads the backlog out.
 //
 // Threads: one thread of its own running an io_context (not an HTTP I/O thread). Everything the
 // dispatcher decides happens there; store and transport callbacks hop onto it. The loop claims
@@ -114,7 +128,11 @@ private:
     struct Gate;
 
     boost::asio::awaitable<void> run_loop();
-    boost::asio::awaitable<void> claim_and_start(int limit);
+    boost::asio::awaitable<void> claim_and_start(int limit, int retries);
+    void publish_pacing(std::chrono::steady_clock::time_point now);
+    void note_pacing_change(std::string_view change,
+                            const SendResult& result,
+                            std::chrono::steady_clock::time_point now);
     boost::asio::awaitable<void> wait_for_work();
     boost::asio::awaitable<void> drain_and_release();
     void start_delivery(store::ClaimedEntry entry);
@@ -140,6 +158,7 @@ private:
     const BackoffPolicy policy_;
     const std::chrono::milliseconds lease_;
     observe::Metrics& metrics_;
+    Pacer pacer_;  // io_ thread only
 
     boost::asio::io_context io_;
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
@@ -159,7 +178,10 @@ private:
     int store_ops_ = 0;  // store calls awaiting their callback
     bool wake_pending_ = false;
     bool claim_failing_ = false;  // the last claim failed: its warning was already logged
-    bool saturated_ = false;      // the last claim filled every slot: a freed slot should claim
+    bool saturated_ = false;  // sends are held by the concurrency limit: a freed slot should claim
+    bool more_due_ = false;   // the last claim got all it asked for: more may be due
+    // When the pacer may allow more sends (max: only when a send ends).
+    std::chrono::steady_clock::time_point recheck_ = std::chrono::steady_clock::time_point::max();
     bool stopping_ = false;
     bool closed_ = false;  // past the drain: late results are ignored
     std::chrono::milliseconds drain_{0};

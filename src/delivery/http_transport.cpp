@@ -89,8 +89,10 @@ SendResult classify_status(long status,
         return outcome(AttemptOutcome::sent, fmt::format("HTTP {}", status), status);
     }
     if (status == 429 || (status >= 500 && status < 600)) {
-        SendResult result =
-            outcome(AttemptOutcome::transient, fmt::format("HTTP {}", status), status);
+        // 429 and 503 ask herald to slow down; other server errors are failures.
+        const AttemptOutcome kind =
+            status == 429 || status == 503 ? AttemptOutcome::throttled : AttemptOutcome::transient;
+        SendResult result = outcome(kind, fmt::format("HTTP {}", status), status);
         if (retry_after) {
             result.retry_after = parse_retry_after(*retry_after, now);
         }

@@ -36,11 +36,11 @@ struct HttpTransportOptions {
 // where every field after message_id is copied as mail::to_json writes it. Strings are UTF-8,
 // unencoded (no RFC 2047): the provider composes the email.
 //
-// Outcomes (see classify_http_attempt): 2xx → sent; 408, 429, 5xx → transient (429/5xx carry the
-// provider's Retry-After); any other status → permanent; no connection (DNS, refused, TLS
-// handshake) → transient; the request went out but no answer came back (connection dropped,
-// nothing received, timeout after connecting) → ambiguous. Each attempt is bounded by
-// OutboundMessage::timeout. The detail never includes the body or the token.
+// Outcomes (see classify_http_attempt): 2xx → sent; 429 and 503 → throttled, other 5xx and 408
+// → transient (429/5xx carry the provider's Retry-After); any other status → permanent; no
+// connection (DNS, refused, TLS handshake) → transient; the request went out but no answer came
+// back (connection dropped, nothing received, timeout after connecting) → ambiguous. Each attempt
+// is bounded by OutboundMessage::timeout. The detail never includes the body or the token.
 class HttpTransport final : public Transport {
 public:
     explicit HttpTransport(HttpTransportOptions options);

@@ -145,10 +145,13 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
             if (!is_digit(c)) {
                 return std::nullopt;
             }
-            // Saturate instead of overflowing: anything past the limit is the limit.
+            // Saturate instead of overflowing; past the limit the value is not believed.
             seconds = std::min<std::int64_t>(seconds * 10 + (c - '0'), limit_ms / 1000 + 1);
         }
-        return std::chrono::milliseconds{std::min(seconds * 1000, limit_ms)};
+        if (seconds * 1000 > limit_ms) {
+            return std::nullopt;
+        }
+        return std::chrono::milliseconds{seconds * 1000};
     }
 
     const auto date = parse_http_date(text);

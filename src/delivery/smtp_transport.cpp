@@ -100,7 +100,10 @@ std::string url_with_helo(const SmtpTransportOptions& options) {
 
 }  // namespace
 
-SendResult classify_smtp_attempt(CURLcode code, long reply, bool data_started) {
+SendResult classify_smtp_attempt(CURLcode code,
+                                 long reply,
+                                 bool data_started,
+                                 const std::vector<int>& transient_replies) {
     if (code == CURLE_OK) {
         return outcome(AttemptOutcome::sent, fmt::format("SMTP {}", reply), reply);
     }
@@ -110,11 +113,19 @@ SendResult classify_smtp_attempt(CURLcode code, long reply, bool data_started) {
                        reply);
     }
     // A refusal by the server: its reply code says whether to come back.
+    if (reply == 421) {
+        return outcome(AttemptOutcome::throttled, "SMTP 421", reply);
+    }
     if (reply >= 400 && reply < 500) {
         return outcome(AttemptOutcome::transient, fmt::format("SMTP {}", reply), reply);
     }
     if (reply >= 500 && reply < 600) {
-        return outcome(AttemptOutcome::permanent, fmt::format("SMTP {}", reply), reply);
+        const bool transient = std::find(transient_replies.begin(),
+                                         transient_replies.end(),
+                                         static_cast<int>(reply)) != transient_replies.end();
+        return outcome(transient ? AttemptOutcome::transient : AttemptOutcome::permanent,
+                       fmt::format("SMTP {}", reply),
+                       reply);
     }
 
     const std::string reason = curl_easy_strerror(code);
@@ -187,9 +198,10 @@ void SmtpTransport::send(std::shared_ptr<const OutboundMessage> message, Done do
         curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
     }
 
-    driver_.perform(easy, [transfer](CURLcode code, long reply) {
-        transfer->done(classify_smtp_attempt(code, reply, transfer->data_started));
-    });
+    driver_.perform(
+        easy, [transfer, transient = options_.transient_replies](CURLcode code, long reply) {
+            transfer->done(classify_smtp_attempt(code, reply, transfer->data_started, transient));
+        });
 }
 
 void SmtpTransport::stop() {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace herald::delivery {
 
@@ -24,6 +25,9 @@ struct SmtpTransportOptions {
     StartTls starttls = StartTls::opportunistic;
     bool verify_tls = true;
     std::string helo;  // the EHLO/HELO name; empty: curl's default
+    // 5xx replies to treat as transient rather than permanent (some servers answer 550 or 554
+    // for what is really a temporary condition, such as greylisting).
+    std::vector<int> transient_replies;
 };
 
 // Sends OutboundMessage::mime over SMTP through libcurl on a CurlDriver thread owned by the
@@ -34,8 +38,9 @@ struct SmtpTransportOptions {
 // so a message reaches all recipients or none. The message must use CRLF and contain no line
 // that starts with '.' (mail::compose guarantees both), so curl's dot-stuffing changes nothing.
 //
-// Outcomes (see classify_smtp_attempt): accepted → sent; a 4xx reply → transient; a 5xx reply →
-// permanent; no connection → transient; the connection failed or timed out once the message
+// Outcomes (see classify_smtp_attempt): accepted → sent; 421 (the server sheds load) →
+// throttled; another 4xx reply → transient; a 5xx reply → permanent unless listed in
+// transient_replies; no connection → transient; the connection failed or timed out once the message
 // body had started to flow → ambiguous (the server may have queued it). Bounded by
 // OutboundMessage::timeout.
 //
@@ -59,7 +64,11 @@ private:
 };
 
 // Maps a finished transfer to an outcome. `reply` is the last SMTP reply code (0 when none);
-// `data_started` tells whether the server had accepted DATA and the body had begun to flow.
-SendResult classify_smtp_attempt(CURLcode code, long reply, bool data_started);
+// `data_started` tells whether the server had accepted DATA and the body had begun to flow;
+// `transient_replies` lists the 5xx codes that count as transient.
+SendResult classify_smtp_attempt(CURLcode code,
+                                 long reply,
+                                 bool data_started,
+                                 const std::vector<int>& transient_replies = {});
 
 }  // namespace herald::delivery

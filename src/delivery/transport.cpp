@@ -12,6 +12,8 @@ std::string_view to_string(AttemptOutcome outcome) {
             return "permanent";
         case AttemptOutcome::ambiguous:
             return "ambiguous";
+        case AttemptOutcome::throttled:
+            return "throttled";
     }
     return "unknown";
 }

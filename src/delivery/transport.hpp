@@ -15,9 +15,11 @@ namespace herald::delivery {
 // How one attempt ended, from herald's point of view.
 enum class AttemptOutcome {
     sent,       // the provider accepted the message
-    transient,  // refused or failed in a way worth retrying (429, 5xx, SMTP 4xx, no connection)
+    transient,  // refused or failed in a way worth retrying (5xx, SMTP 4xx, no connection)
     permanent,  // refused for good (4xx other than 408/429, SMTP 5xx, an address it cannot carry)
     ambiguous,  // the request may have reached the provider but no answer came back
+    throttled,  // the provider asked herald to slow down (HTTP 429 or 503, SMTP 421): the
+                // transport pauses; does not count towards delivery.max_attempts
 };
 
 std::string_view to_string(AttemptOutcome outcome);

@@ -71,6 +71,7 @@ boost::system::result<std::unique_ptr<Transport>, std::string> make_transport(
         smtp.starttls = *starttls;
         smtp.verify_tls = options.smtp.verify_tls;
         smtp.helo = options.smtp.helo;
+        smtp.transient_replies = options.smtp.transient_replies;
         return std::unique_ptr<Transport>(std::make_unique<SmtpTransport>(std::move(smtp)));
     }
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace herald::delivery {
 
@@ -20,7 +21,8 @@ struct TransportOptions {
         std::string password;
         std::string starttls = "opportunistic";  // off | opportunistic | required
         bool verify_tls = true;
-        std::string helo;  // empty: curl's default
+        std::string helo;                    // empty: curl's default
+        std::vector<int> transient_replies;  // 5xx codes treated as transient
     } smtp;
 
     struct Http {

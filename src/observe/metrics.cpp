@@ -34,6 +34,12 @@ const prometheus::Histogram::BucketBoundaries& loop_lag_buckets() {
     return kBuckets;
 }
 
+prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& registry,
+                                                    const std::string& name,
+                                                    const std::string& help) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+}
+
 prometheus::Gauge& gauge(prometheus::Registry& registry,
                          const std::string& name,
                          const std::string& help) {
@@ -228,6 +234,24 @@ Metrics::Metrics()
       attempts_(counter_family(*registry_,
                                "herald_delivery_attempts_total",
                                "Delivery attempts by transport and outcome")),
+      concurrency_limit_(gauge_family(*registry_,
+                                      "herald_delivery_concurrency_limit",
+                                      "The adaptive limit of sends in flight, by transport")),
+      breaker_state_(gauge_family(*registry_,
+                                  "herald_delivery_breaker_state",
+                                  "Circuit breaker by transport: 0 closed, 1 half-open, 2 open")),
+      retry_budget_(gauge_family(*registry_,
+                                 "herald_delivery_retry_budget",
+                                 "Retries the retry budget allows now, by transport")),
+      paused_(gauge_family(*registry_,
+                           "herald_delivery_paused",
+                           "1 while the provider's throttling pauses a transport's sends")),
+      breaker_opened_(counter_family(*registry_,
+                                     "herald_delivery_breaker_opened_total",
+                                     "Times a transport's circuit breaker opened")),
+      pauses_(counter_family(*registry_,
+                             "herald_delivery_pauses_total",
+                             "Throttle pauses of a transport's sends begun")),
       leases_taken_over_(counter_family(*registry_,
                                         "herald_outbox_leases_taken_over_total",
                                         "Outbox entries resumed after their previous lease "
@@ -263,10 +287,33 @@ void Metrics::count_intake(IntakeOutcome outcome) {
 }
 
 void Metrics::declare_transport(std::string_view transport) {
-    for (const char* outcome : {"sent", "transient", "permanent", "ambiguous"}) {
+    const prometheus::Labels labels{{"transport", std::string{transport}}};
+    for (const char* outcome : {"sent", "transient", "permanent", "ambiguous", "throttled"}) {
         attempts_.Add({{"transport", std::string{transport}}, {"outcome", outcome}});
     }
     telemetry_->provider.Add({{"transport", std::string{transport}}}, latency_buckets());
+    concurrency_limit_.Add(labels);
+    breaker_state_.Add(labels);
+    retry_budget_.Add(labels);
+    paused_.Add(labels);
+    breaker_opened_.Add(labels);
+    pauses_.Add(labels);
+}
+
+void Metrics::set_pacing(std::string_view transport, const Pacing& pacing) {
+    const prometheus::Labels labels{{"transport", std::string{transport}}};
+    concurrency_limit_.Add(labels).Set(pacing.concurrency_limit);
+    breaker_state_.Add(labels).Set(pacing.breaker_state);
+    retry_budget_.Add(labels).Set(pacing.retry_budget);
+    paused_.Add(labels).Set(pacing.paused ? 1 : 0);
+}
+
+void Metrics::count_breaker_opened(std::string_view transport) {
+    breaker_opened_.Add({{"transport", std::string{transport}}}).Increment();
+}
+
+void Metrics::count_pause(std::string_view transport) {
+    pauses_.Add({{"transport", std::string{transport}}}).Increment();
 }
 
 void Metrics::count_attempt(std::string_view transport, std::string_view outcome) {

@@ -53,6 +53,12 @@ enum class IntakeOutcome {
 //   herald_http_connections_open                      gauge
 //   herald_intake_waiters                             gauge: requests waiting for their delivery
 //                                                      (Prefer: wait)
+//   herald_delivery_concurrency_limit{transport}      gauge: the adaptive limit of sends in flight
+//   herald_delivery_breaker_state{transport}          gauge: 0 closed, 1 half-open, 2 open
+//   herald_delivery_retry_budget{transport}           gauge: retries the budget allows now
+//   herald_delivery_paused{transport}                 gauge: 1 while a throttle pause holds sends
+//   herald_delivery_breaker_opened_total{transport}   counter: times the breaker opened
+//   herald_delivery_pauses_total{transport}           counter: throttle pauses begun
 //
 // Telemetry (a block of its own, see "Telemetry series" below):
 //   herald_http_requests_total{route,status}          counter: every answered request, by route
@@ -94,6 +100,17 @@ public:
     void declare_transport(std::string_view transport);
     void count_attempt(std::string_view transport, std::string_view outcome);
     void count_leases_taken_over(std::int64_t entries);
+
+    // The pacing state of one transport's sends (see delivery::Pacer).
+    struct Pacing {
+        double concurrency_limit = 0;
+        int breaker_state = 0;  // 0 closed, 1 half-open, 2 open
+        double retry_budget = 0;
+        bool paused = false;
+    };
+    void set_pacing(std::string_view transport, const Pacing& pacing);
+    void count_breaker_opened(std::string_view transport);
+    void count_pause(std::string_view transport);
 
     // The series of one event loop. A cheap handle, valid for the life of the Metrics it came
     // from; thread-safe.
@@ -157,6 +174,12 @@ public:
 private:
     std::shared_ptr<prometheus::Registry> registry_;
     prometheus::Family<prometheus::Counter>& attempts_;
+    prometheus::Family<prometheus::Gauge>& concurrency_limit_;
+    prometheus::Family<prometheus::Gauge>& breaker_state_;
+    prometheus::Family<prometheus::Gauge>& retry_budget_;
+    prometheus::Family<prometheus::Gauge>& paused_;
+    prometheus::Family<prometheus::Counter>& breaker_opened_;
+    prometheus::Family<prometheus::Counter>& pauses_;
     prometheus::Counter* intake_[8];
     prometheus::Counter& leases_taken_over_;
     prometheus::Family<prometheus::Histogram>& loop_lag_;

@@ -142,11 +142,14 @@ struct InsertOutcome {
 };
 
 // A claim of due outbox entries by one dispatcher, leased until `now + lease_ms`.
+// `max_retries` limits how many of them may be retries (entries with an attempt made before);
+// negative: no limit. Within that, the oldest due come first.
 struct ClaimRequest {
     std::string owner;
     UnixMs now = 0;
     int limit = 0;
     std::int64_t lease_ms = 0;
+    int max_retries = -1;
 };
 
 // An outbox entry leased to the claimer. `lease_token` is a fencing token: it increases with
@@ -159,6 +162,7 @@ struct ClaimedEntry {
     int attempts = 0;   // attempts made before this one
     int throttled = 0;  // of those, how many the provider throttled (429, 503)
     UnixMs created_at = 0;
+    UnixMs due_at = 0;
     std::optional<UnixMs> expires_at;
     std::string trace_parent;
     std::string trace_state;

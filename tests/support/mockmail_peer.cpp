@@ -35,6 +35,16 @@ MockmailPeer::MockmailPeer(const std::filesystem::path& work_dir, MockmailOption
         add("--fail-status", options.fail_status);
         add("--fail-count", options.fail_count);
         add("--drop-count", options.drop_count);
+        add("--fail-for-ms", options.fail_for_ms);
+        if (options.retry_after) {
+            spawn.argv.push_back("--retry-after");
+            spawn.argv.push_back(*options.retry_after);
+        }
+        if (options.rate_limit) {
+            spawn.argv.push_back("--rate-limit");
+            spawn.argv.push_back(std::to_string(*options.rate_limit));
+        }
+        add("--rate-burst", options.rate_burst);
         spawn.cwd = dir;
         spawn.stdout_path = dir / "stdout.log";
         spawn.stderr_path = dir / "stderr.log";

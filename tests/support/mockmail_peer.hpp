@@ -20,7 +20,11 @@ struct MockmailOptions {
     std::optional<int> latency_count;  // only the first N sends wait latency_ms (default: all)
     std::optional<int> fail_status;    // with fail_count: answer this status to the first N sends
     std::optional<int> fail_count;
-    std::optional<int> drop_count;  // read the first N sends, then close without answering
+    std::optional<int> drop_count;           // read the first N sends, then close without answering
+    std::optional<std::string> retry_after;  // Retry-After on the failed sends
+    std::optional<int> fail_for_ms;          // an outage: fail every send for this long
+    std::optional<double> rate_limit;        // sends a second; beyond: 429 with Retry-After
+    std::optional<int> rate_burst;
 };
 
 // herald's mock email API, run as a real process on 127.0.0.1. The constructor starts it and

@@ -3,10 +3,13 @@
 #include "observe/log.hpp"
 
 #include <boost/json/object.hpp>
+#include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
+#include <tuple>
 
 namespace herald::store::sqlite {
 namespace {
@@ -213,15 +216,21 @@ boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& d
         return entries;
     }
 
-    {
-        auto due = db.query(
+    // With retries limited, first attempts and retries are read apart and merged by due time.
+    const bool split = request.max_retries >= 0 && request.max_retries < request.limit;
+    const auto read = [&](std::string_view which, int limit) -> boost::system::error_code {
+        if (limit <= 0) {
+            return {};
+        }
+        auto due = db.query(fmt::format(
             "SELECT o.notification_id, o.lease_owner, o.lease_token, n.client, n.message_id, "
             "n.payload, n.attempts, n.created_at, n.throttled, n.expires_at, n.trace_parent, "
-            "n.trace_state "
+            "n.trace_state, o.due_at "
             "FROM outbox o JOIN notifications n ON n.id = o.notification_id "
-            "WHERE o.due_at <= ?1 AND (o.lease_owner IS NULL OR o.lease_expires_at <= ?1) "
-            "ORDER BY o.due_at, o.notification_id LIMIT ?2");
-        due.bind(1, request.now).bind(2, std::int64_t{request.limit});
+            "WHERE o.due_at <= ?1 AND (o.lease_owner IS NULL OR o.lease_expires_at <= ?1) {} "
+            "ORDER BY o.due_at, o.notification_id LIMIT ?2",
+            which));
+        due.bind(1, request.now).bind(2, std::int64_t{limit});
         int rc = SQLITE_ROW;
         while ((rc = due.step()) == SQLITE_ROW) {
             ClaimedEntry entry;
@@ -239,10 +248,28 @@ boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& d
             }
             entry.trace_parent = due.text(10);
             entry.trace_state = due.text(11);
+            entry.due_at = due.int64(12);
             entries.push_back(std::move(entry));
         }
-        if (rc != SQLITE_DONE) {
-            return report_failure(db, rc, "claim_due");
+        return rc == SQLITE_DONE ? boost::system::error_code{}
+                                 : report_failure(db, rc, "claim_due");
+    };
+    if (!split) {
+        if (const auto error = read("", request.limit)) {
+            return error;
+        }
+    } else {
+        if (const auto error = read("AND n.attempts = 0", request.limit)) {
+            return error;
+        }
+        if (const auto error = read("AND n.attempts > 0", request.max_retries)) {
+            return error;
+        }
+        std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+            return std::tie(a.due_at, a.id) < std::tie(b.due_at, b.id);
+        });
+        if (static_cast<int>(entries.size()) > request.limit) {
+            entries.resize(static_cast<std::size_t>(request.limit));
         }
     }
 

@@ -211,14 +211,14 @@ TEST(HttpTransport, ReusesOneConnectionForSuccessiveSends) {
     }
 }
 
-TEST(HttpTransport, Maps503WithRetryAfterToTransientWithTheWait) {
+TEST(HttpTransport, Maps503WithRetryAfterToThrottledWithTheWait) {
     MockMailProcess mock({"--fail-status", "503", "--fail-count", "1", "--retry-after", "7"});
     HttpTransport transport = transport_for(mock);
 
     const SendResult first = send_and_wait(transport, outbound(sample_message(), "n-1"));
     const SendResult second = send_and_wait(transport, outbound(sample_message(), "n-1"));
 
-    EXPECT_EQ(first.outcome, AttemptOutcome::transient);
+    EXPECT_EQ(first.outcome, AttemptOutcome::throttled);
     EXPECT_EQ(first.status_code, 503);
     EXPECT_EQ(first.retry_after, milliseconds{7000});
     EXPECT_EQ(second.outcome, AttemptOutcome::sent);
@@ -238,7 +238,7 @@ TEST(HttpTransport, Maps429WithAFarHttpDateToACappedWait) {
 
     const SendResult result = send_and_wait(transport, outbound(sample_message()));
 
-    EXPECT_EQ(result.outcome, AttemptOutcome::transient);
+    EXPECT_EQ(result.outcome, AttemptOutcome::throttled);
     EXPECT_EQ(result.retry_after, kRetryAfterLimit);
 }
 
@@ -248,7 +248,7 @@ TEST(HttpTransport, IgnoresAGarbageRetryAfter) {
 
     const SendResult result = send_and_wait(transport, outbound(sample_message()));
 
-    EXPECT_EQ(result.outcome, AttemptOutcome::transient);
+    EXPECT_EQ(result.outcome, AttemptOutcome::throttled);
     EXPECT_EQ(result.retry_after, std::nullopt);
 }
 
@@ -338,9 +338,10 @@ TEST(ClassifyHttpAttempt, MapsStatusCodes) {
     EXPECT_EQ(outcome_of(200), AttemptOutcome::sent);
     EXPECT_EQ(outcome_of(202), AttemptOutcome::sent);
     EXPECT_EQ(outcome_of(408), AttemptOutcome::transient);
-    EXPECT_EQ(outcome_of(429), AttemptOutcome::transient);
+    EXPECT_EQ(outcome_of(429), AttemptOutcome::throttled);
     EXPECT_EQ(outcome_of(500), AttemptOutcome::transient);
-    EXPECT_EQ(outcome_of(503), AttemptOutcome::transient);
+    EXPECT_EQ(outcome_of(503), AttemptOutcome::throttled);
+    EXPECT_EQ(outcome_of(502), AttemptOutcome::transient);
     EXPECT_EQ(outcome_of(400), AttemptOutcome::permanent);
     EXPECT_EQ(outcome_of(401), AttemptOutcome::permanent);
     EXPECT_EQ(outcome_of(404), AttemptOutcome::permanent);

@@ -42,9 +42,10 @@ TEST(ParseRetryAfter, RefusesGarbage) {
     }
 }
 
-TEST(ParseRetryAfter, CapsHugeDeltaSecondsWithoutOverflow) {
-    EXPECT_EQ(parse_retry_after("99999999999", 0), kRetryAfterLimit);
-    EXPECT_EQ(parse_retry_after("99999999999999999999999999999999999999", 0), kRetryAfterLimit);
+TEST(ParseRetryAfter, DisbelievesDeltaSecondsBeyondADayWithoutOverflow) {
+    EXPECT_EQ(parse_retry_after("99999999999", 0), std::nullopt);
+    EXPECT_EQ(parse_retry_after("99999999999999999999999999999999999999", 0), std::nullopt);
+    EXPECT_EQ(parse_retry_after("86401", 0), std::nullopt);
     EXPECT_EQ(parse_retry_after("86400", 0), kRetryAfterLimit);
     EXPECT_EQ(parse_retry_after("86399", 0), milliseconds{86399000});
 }

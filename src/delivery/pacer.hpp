@@ -1,0 +1,138 @@
+#pragma once
+
+#include "delivery/backoff.hpp"
+#include "delivery/transport.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string_view>
+
+namespace herald::delivery {
+
+// How fast and how hard one transport may push its provider. Every figure has a value that
+// switches its mechanism off, so a local maildir can run unpaced.
+struct PacingOptions {
+    // Token bucket: at most `rate_per_s` sends start per second on average, at most `burst` at
+    // once after a quiet spell. 0: no rate limit.
+    double rate_per_s = 0;
+    int burst = 5;
+
+    // Adaptive concurrency (AIMD): the limit of sends in flight starts at max_concurrency, grows
+    // by 1/limit with every send the provider answered promptly, and is multiplied by
+    // `decrease_factor` when the provider throttles, times out, fails with a server error, or
+    // answers slower than `latency_tolerance` times the fastest recent answer and by more than
+    // `latency_slack` (so the jitter of a local disk never counts) — once for all the sends that
+    // were in flight at the previous decrease, so a window of failures lowers it once. Never
+    // below min_concurrency.
+    int max_concurrency = 16;
+    int min_concurrency = 1;
+    double decrease_factor = 0.5;
+    double latency_tolerance = 2.0;  // 0: latency does not lower the limit
+    std::chrono::milliseconds latency_slack{50};
+    bool adaptive = true;  // false: the limit stays at max_concurrency
+
+    // Circuit breaker: opens after `breaker_failures` consecutive failed sends, or when at least
+    // `breaker_failure_percent` of the last `breaker_window` sends failed (with the window
+    // full); stays open `breaker_open` (doubling for each failed probe, up to 8 times), then lets
+    // one probe through (half-open): its success closes the breaker. Failures are transient and
+    // ambiguous outcomes; throttling pauses instead (below) and a permanent refusal is a healthy
+    // provider's answer. breaker_failures 0: no breaker.
+    int breaker_failures = 5;
+    int breaker_failure_percent = 50;
+    int breaker_window = 20;
+    std::chrono::milliseconds breaker_open{30000};
+
+    // Retry budget: retries (sends of a notification tried before) may spend one token each; a
+    // first attempt earns `retry_percent`/100 of a token and the budget also refills by
+    // `retry_floor_per_s` a second, never holding more than `retry_burst`. With the budget spent
+    // only first attempts are sent. retry_percent 100 and a large floor: no budget.
+    int retry_percent = 10;
+    double retry_floor_per_s = 1;
+    int retry_burst = 10;
+
+    // A throttled send (429, 503, SMTP 421) pauses every send of the transport: until the
+    // provider's Retry-After (cut to retry_after_max), or without one for a full-jitter draw
+    // under throttle_pause doubling with each throttle in a row, up to backoff_max.
+    std::chrono::milliseconds throttle_pause{1000};
+    std::chrono::milliseconds backoff_max{300000};
+    std::chrono::milliseconds retry_after_max{3600000};
+};
+
+enum class BreakerState { closed = 0, half_open = 1, open = 2 };
+std::string_view to_string(BreakerState state);
+
+// What may start now. `sends` new sends, of which at most `retries` retries; when `sends` is 0,
+// `recheck` says when asking again may give more (time_point::max(): only when a send ends).
+struct Allowance {
+    int sends = 0;
+    int retries = 0;
+    std::chrono::steady_clock::time_point recheck = std::chrono::steady_clock::time_point::max();
+};
+
+// The pacer's state, for metrics and logs.
+struct PacingLevels {
+    double concurrency_limit = 0;
+    BreakerState breaker = BreakerState::closed;
+    double retry_budget = 0;
+    bool paused = false;
+};
+
+// Decides when a transport's sends may start, from what its earlier sends told it. One per
+// dispatcher; not thread-safe (the dispatcher's thread only). Time is passed in, so tests drive
+// it with a fake clock; `random` draws the jitter of throttle pauses.
+//
+// The dispatcher asks allowance() before claiming, calls on_start() for each send it starts and
+// on_result() with each outcome. A state change of the breaker or of the pause is returned by
+// on_result() as a short text for the log ("" when nothing changed).
+class Pacer {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    Pacer(PacingOptions options, UniformRandom random, Clock::time_point now);
+
+    Allowance allowance(int in_flight, Clock::time_point now);
+    void on_start(bool retry, Clock::time_point now);
+    std::string_view on_result(const SendResult& result,
+                               std::chrono::nanoseconds latency,
+                               Clock::time_point now);
+
+    // The end of the current throttle pause (a past time when there is none).
+    Clock::time_point paused_until() const { return paused_until_; }
+    PacingLevels levels(Clock::time_point now) const;
+    const PacingOptions& options() const { return options_; }
+
+private:
+    void refill(Clock::time_point now);
+    void decrease(Clock::time_point started, Clock::time_point now);
+    void observe_latency(std::chrono::nanoseconds latency, Clock::time_point now);
+    std::string_view count_failure(bool failed, Clock::time_point now);
+    BreakerState breaker_state(Clock::time_point now) const;
+
+    PacingOptions options_;
+    UniformRandom random_;
+
+    double tokens_ = 0;
+    double retry_tokens_ = 0;
+    Clock::time_point refilled_;
+
+    double limit_ = 1;
+    Clock::time_point last_decrease_{};
+    std::chrono::nanoseconds fastest_{0};  // the fastest answer of the current sample
+    std::chrono::nanoseconds sample_fastest_{0};
+    int sample_count_ = 0;
+
+    Clock::time_point paused_until_{};
+    int throttles_in_a_row_ = 0;
+
+    bool open_ = false;
+    bool probing_ = false;  // half-open: the probe is in flight
+    Clock::time_point open_until_{};
+    int failed_probes_ = 0;
+    int failures_in_a_row_ = 0;
+    std::deque<bool> window_;  // the last breaker_window outcomes, true = failed
+    int window_failures_ = 0;
+};
+
+}  // namespace herald::delivery
