@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything herald needs to build, run and test on Debian 12: compilers and libraries
-# from Debian's packages (the lab's Python peer and charts included: Flask, gevent, requests,
-# matplotlib), and the npm test peers (maildev, mailparser) under tools/node/.
+# from Debian's packages (the lab's Python peer and charts: Flask, gevent, requests, matplotlib;
+# python3-prometheus-client and promtool from prometheus check metrics and alert rules), and the
+# npm test peers (maildev, mailparser, and the OTLP schema compiled into
+# @opentelemetry/otlp-transformer) under tools/node/.
 # With --no-peers the npm step is skipped (running herald needs no test peer).
 # Safe to run again: each step is skipped when what it installs is already there.
 set -euo pipefail
@@ -16,6 +18,7 @@ apt_packages=(
     libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libkainjow-mustache-dev
     libgtest-dev libgmock-dev prometheus-cpp-dev wrk python3 nodejs
     python3-flask python3-gevent python3-requests python3-matplotlib
+    python3-prometheus-client python3-yaml prometheus
 )
 
 missing=()
@@ -27,12 +30,25 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
     echo "setup: installing ${missing[*]}" >&2
     $sudo_cmd apt-get update -qq
+    # Only promtool is wanted from the prometheus package: keep Debian from starting its server
+    # (it would listen on every interface) by refusing service starts during the install.
+    policy=/usr/sbin/policy-rc.d
+    made_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo_cmd tee "$policy" >/dev/null
+        $sudo_cmd chmod +x "$policy"
+        made_policy=1
+    fi
+    status=0
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/dev/null
+        "${missing[@]}" >/dev/null || status=$?
+    [ "$made_policy" = 1 ] && $sudo_cmd rm -f "$policy"
+    [ "$status" = 0 ] || exit "$status"
 fi
 
 if [ "$with_peers" = 1 ] && { [ ! -x "$top/tools/node/node_modules/.bin/maildev" ] \
-    || [ ! -d "$top/tools/node/node_modules/mailparser" ]; }; then
+    || [ ! -d "$top/tools/node/node_modules/mailparser" ] \
+    || [ ! -d "$top/tools/node/node_modules/@opentelemetry/otlp-transformer" ]; }; then
     echo "setup: installing npm test peers" >&2
     (cd "$top/tools/node" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -17,6 +17,9 @@ void add_config_options(CLI::App& command, std::string& config_file, herald::con
                        "maildir:PATH, smtp://HOST:PORT, smtps://HOST:PORT or http(s)://URL");
     command.add_option("--io-threads", o.io_threads, "I/O threads (0: one per core)");
     command.add_option("--log-level", o.log_level, "debug, info, warn or error");
+    command.add_option("--otlp-endpoint",
+                       o.otlp_endpoint,
+                       "OTLP/HTTP collector base URL (spans POSTed to URL/v1/traces)");
     command.add_option("--set", o.assignments, "KEY=VALUE for any non-secret setting")->take_all();
 }
 

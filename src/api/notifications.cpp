@@ -418,6 +418,9 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
     record.created_at = now;
     record.due_at = now;
     record.expires_at = *expires_at;
+    // Delivery attempts, however much later, join the request's trace as its children.
+    record.trace_parent = observe::format_traceparent(context.trace);
+    record.trace_state = context.trace.trace_state;
     if (key->has_value() || options_.content_dedup_window.count() > 0) {
         std::string fingerprint = request_fingerprint(*valid);
         store::IdempotencyRecord idempotency;
@@ -462,12 +465,20 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
         }
     } leave_on_exit{keys_in_flight_, key_in_flight};
 
+    observe::Span commit_span =
+        observe::start_span("store commit", observe::SpanKind::internal, &context.trace);
+    commit_span.set("herald.notification_id", id);
     auto stored = co_await insert_in_time(store_, std::move(record), context.peer);
+    if (!stored) {
+        commit_span.set_error(stored.error().message());
+    }
+    commit_span.end();
     if (!stored) {
         if (stored.error() == store::StoreError::abandoned) {
             observe::info("client gone",
                           {{"request_id", context.request_id},
                            {"notification_id", id},
+                           {"trace_id", context.trace.trace_id_hex()},
                            {"stage", "queued for the store"}});
         }
         if (stored.error() == store::StoreError::deadline_expired) {
@@ -543,6 +554,7 @@ boost::asio::awaitable<Response> NotificationsApi::answer_after_wait(
         observe::info("client gone",
                       {{"request_id", context.request_id},
                        {"notification_id", id},
+                       {"trace_id", context.trace.trace_id_hex()},
                        {"stage", "waiting for delivery"}});
         co_return http::problem_response(
             Status::bad_request, "client-gone", "Client gone", "the client closed the connection");

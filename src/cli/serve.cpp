@@ -1,6 +1,7 @@
 #include "api/debug.hpp"
 #include "api/notifications.hpp"
 #include "cli/commands.hpp"
+#include "core/time.hpp"
 #include "delivery/dispatcher.hpp"
 #include "delivery/transports.hpp"
 #include "http/server.hpp"
@@ -8,6 +9,9 @@
 #include "observe/loop_activity.hpp"
 #include "observe/loop_watchdog.hpp"
 #include "observe/metrics.hpp"
+#include "observe/process_stats.hpp"
+#include "observe/sampler.hpp"
+#include "observe/trace.hpp"
 #include "store/open.hpp"
 #include "store/sweeper.hpp"
 
@@ -243,6 +247,8 @@ http::ServerOptions server_options(const config::ServerSettings& s,
     options.max_body_bytes = s.max_body_bytes;
     options.deadlines.default_budget = s.default_request_timeout;
     options.deadlines.max_budget = s.max_request_timeout;
+    // Scrapes and probes come every few seconds and say nothing about notifications.
+    options.untraced_routes = {"/metrics", "/healthz", "/readyz"};
     return options;
 }
 
@@ -257,7 +263,61 @@ void log_request(const http::RequestSummary& summary) {
                    {"status", summary.status},
                    {"duration_us", summary.duration.count()},
                    {"write_failed", summary.write_failed},
-                   {"client_gone", summary.client_gone}});
+                   {"client_gone", summary.client_gone},
+                   {"trace_id", summary.trace_id},
+                   {"span_id", summary.span_id}});
+}
+
+observe::TracingOptions tracing_options(const config::TelemetrySettings& t) {
+    observe::TracingOptions options;
+    if (!t.otlp_endpoint.empty()) {
+        std::string base = t.otlp_endpoint;
+        while (base.ends_with('/')) {
+            base.pop_back();
+        }
+        options.traces_url = base + "/v1/traces";
+    }
+    options.service_name = t.service_name;
+    options.max_queue_spans = static_cast<std::size_t>(t.max_queue_spans);
+    options.export_timeout = t.export_timeout;
+    return options;
+}
+
+store::StoreEvents store_events(observe::Metrics& metrics) {
+    store::StoreEvents events;
+    events.batch_committed = [&metrics](std::chrono::nanoseconds commit, std::size_t writes) {
+        metrics.observe_store_batch(commit, writes);
+    };
+    events.intake_waited = [&metrics](std::chrono::nanoseconds wait) {
+        metrics.observe_intake_queue_wait(wait);
+    };
+    events.write_failed = [&metrics] { metrics.count_store_error(); };
+    return events;
+}
+
+// The sampled gauges: process figures read here, outbox figures asked of the store's reader
+// (the callback sets them on the reader thread; nothing waits for it).
+std::vector<std::function<void()>> sampling_tasks(store::Store& store, observe::Metrics& metrics) {
+    auto process = [&metrics] {
+        const observe::ProcessStats stats = observe::read_process_stats();
+        metrics.set_process({stats.resident_memory_bytes, stats.open_fds, stats.max_fds});
+    };
+    auto outbox = [&store, &metrics] {
+        const core::UnixMs now = core::unix_now_ms();
+        store.outbox_stats(now, [&metrics, now](boost::system::result<store::OutboxStats> stats) {
+            if (!stats) {
+                return;  // the gauges keep their last values; the store logs its own failures
+            }
+            const double age = stats->oldest_due_at
+                                   ? static_cast<double>(now - *stats->oldest_due_at) / 1000.0
+                                   : 0.0;
+            metrics.set_outbox({static_cast<double>(stats->queued),
+                                static_cast<double>(stats->retrying),
+                                static_cast<double>(stats->sending),
+                                std::max(age, 0.0)});
+        });
+    };
+    return {process, outbox};
 }
 
 // Blocks until SIGTERM or SIGINT arrives.
@@ -316,7 +376,9 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     }
     raise_descriptor_limit(static_cast<std::size_t>(settings.server.max_connections));
 
+    observe::Metrics metrics;
     store::StoreOptions store_options;
+    store_options.events = store_events(metrics);
     store_options.max_batch = settings.store.max_batch;
     store_options.max_queue = settings.store.max_queue;
     store_options.busy_timeout = settings.store.busy_timeout;
@@ -334,7 +396,6 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
         return fail("transport", made.error());
     }
     std::unique_ptr<delivery::Transport> transport = std::move(*made);
-    observe::Metrics metrics;
     metrics.declare_transport(transport->name());
     delivery::OutcomeBoard outcomes(static_cast<std::size_t>(settings.server.max_waiters));
     delivery::Dispatcher dispatcher(
@@ -359,7 +420,14 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
                                         templates.get(),
                                         wake_dispatcher);
     notifications.add_routes(router);
-    http::Server server(pool, server_options(settings.server, activity), router, log_request);
+    http::Server server(pool,
+                        server_options(settings.server, activity),
+                        router,
+                        [&metrics](const http::RequestSummary& summary) {
+                            metrics.observe_http_request(
+                                summary.route, summary.status, summary.duration);
+                            log_request(summary);
+                        });
     api::add_health_routes(router, *store, [&server] { return server.draining(); });
     api::add_metrics_route(router, metrics);
     metrics.set_level_source([&server, &outcomes] {
@@ -382,6 +450,7 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
         store->shutdown();
         return fail("listen", bound.error());
     }
+    observe::init_tracing(tracing_options(settings.telemetry), metrics);
     take_back_leases(*store, lease_owner(), metrics);
     if (settings.delivery.paused) {
         observe::warn("delivery paused", {{"setting", "delivery.paused"}});
@@ -400,6 +469,8 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
             metrics.count_expired(static_cast<std::int64_t>(ids.size()));
         });
     expiry.start();
+    observe::Sampler sampler(settings.telemetry.sample_interval, sampling_tasks(*store, metrics));
+    sampler.start();
     pool.start();
     observe::LoopWatchdog watchdog(
         pool.contexts(),
@@ -412,7 +483,8 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
                    {"port", bound->port()},
                    {"io_threads", io_threads},
                    {"store", settings.store.url},
-                   {"transport", transport->name()}});
+                   {"transport", transport->name()},
+                   {"otlp_endpoint", settings.telemetry.otlp_endpoint}});
 
     const int signal_number = wait_for_signal();
     observe::info("draining", {{"signal", signal_number}});
@@ -425,7 +497,9 @@ int serve(const std::string& config_file, const config::Overrides& overrides) {
     pool.join();
     sweeper.stop();
     expiry.stop();
+    sampler.stop();
     store->shutdown();
+    observe::shutdown_tracing();
     observe::info("stopped", {{"requests_abandoned", !idle}});
     observe::shutdown_logging();
     return 0;

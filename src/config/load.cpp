@@ -269,6 +269,11 @@ const std::vector<Field>& fields() {
         f.push_back(millis_field("idempotency.sweep_interval_ms", [](Settings& s) -> auto& { return s.idempotency.sweep_interval; }, 1000, 86400000));
         f.push_back(api_keys_field());
         f.push_back(choice_field("log.level", [](Settings& s) -> auto& { return s.log.level; }, {"debug", "info", "warn", "error"}));
+        f.push_back(text_field("telemetry.otlp_endpoint", [](Settings& s) -> auto& { return s.telemetry.otlp_endpoint; }));
+        f.push_back(text_field("telemetry.service_name", [](Settings& s) -> auto& { return s.telemetry.service_name; }));
+        f.push_back(integer_field("telemetry.max_queue_spans", [](Settings& s) -> auto& { return s.telemetry.max_queue_spans; }, 1, 1000000));
+        f.push_back(millis_field("telemetry.export_timeout_ms", [](Settings& s) -> auto& { return s.telemetry.export_timeout; }, 10, 600000));
+        f.push_back(millis_field("telemetry.sample_interval_ms", [](Settings& s) -> auto& { return s.telemetry.sample_interval; }, 100, 3600000));
         f.push_back(text_field("templates.dir", [](Settings& s) -> auto& { return s.templates_dir; }));
         // clang-format on
         return f;
@@ -423,6 +428,11 @@ std::optional<Error> check_consistency(const Settings& s) {
     if (s.delivery.throttle_pause_max < s.delivery.throttle_pause) {
         return Error{"delivery.throttle_pause_max_ms must not be below delivery.throttle_pause_ms"};
     }
+    const auto& otlp = s.telemetry.otlp_endpoint;
+    if (!otlp.empty() && !((otlp.starts_with("http://") && otlp.size() > 7) ||
+                           (otlp.starts_with("https://") && otlp.size() > 8))) {
+        return Error{"telemetry.otlp_endpoint must be an http:// or https:// URL"};
+    }
     if (s.delivery.min_concurrency > s.delivery.concurrency) {
         return Error{"delivery.min_concurrency must not be above delivery.concurrency"};
     }
@@ -526,6 +536,16 @@ boost::system::result<Settings, std::string> load_settings(const std::string& co
         }
     }
 
+    // The OpenTelemetry SDKs' standard variables, below herald's own (HERALD_TELEMETRY_…).
+    for (const auto& [name, key] :
+         {std::pair{"OTEL_EXPORTER_OTLP_ENDPOINT", "telemetry.otlp_endpoint"},
+          std::pair{"OTEL_SERVICE_NAME", "telemetry.service_name"}}) {
+        if (auto value = env(name); value && !value->empty()) {
+            if (auto problem = find_field(key)->set(settings, *value)) {
+                return fmt::format("environment {}: {}", name, *problem);
+            }
+        }
+    }
     for (const auto& field : fields()) {
         const std::string name = env_name(field.key);
         if (auto value = env(name)) {
@@ -571,6 +591,10 @@ boost::system::result<Settings, std::string> load_settings(const std::string& co
         return *problem;
     }
     if (overrides.log_level && (problem = apply_flag("log.level", *overrides.log_level))) {
+        return *problem;
+    }
+    if (overrides.otlp_endpoint &&
+        (problem = apply_flag("telemetry.otlp_endpoint", *overrides.otlp_endpoint))) {
         return *problem;
     }
 

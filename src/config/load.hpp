@@ -24,11 +24,13 @@ struct Overrides {
     std::optional<std::string> transport;
     std::optional<int> io_threads;
     std::optional<std::string> log_level;
+    std::optional<std::string> otlp_endpoint;
     std::vector<std::string> assignments;
 };
 
 // Builds the effective settings: embedded defaults, then the TOML file (when `config_file` is
-// not empty; a missing or malformed file is an error), then HERALD_<SECTION>_<KEY> environment
+// not empty; a missing or malformed file is an error), then the OpenTelemetry variables
+// OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME, then HERALD_<SECTION>_<KEY> environment
 // variables, then `overrides`. Every value is checked; the first problem found is returned as a
 // one-line message naming the setting and where it came from. Runs once at start.
 boost::system::result<Settings, std::string> load_settings(const std::string& config_file,

@@ -119,6 +119,16 @@ struct LogSettings {
     std::string level = "info";  // debug | info | warn | error
 };
 
+struct TelemetrySettings {
+    // OTLP/HTTP collector base URL: spans go to {otlp_endpoint}/v1/traces as JSON. Empty: no
+    // spans are exported (trace context is still read and passed on).
+    std::string otlp_endpoint;
+    std::string service_name = "herald";
+    int max_queue_spans = 2048;  // finished spans held for export; more are dropped and counted
+    std::chrono::milliseconds export_timeout{10000};  // each POST to the collector
+    std::chrono::milliseconds sample_interval{5000};  // outbox and process gauges
+};
+
 struct Settings {
     ServerSettings server;
     LimitSettings limits;
@@ -127,6 +137,7 @@ struct Settings {
     IdempotencySettings idempotency;
     AuthSettings auth;
     LogSettings log;
+    TelemetrySettings telemetry;
     std::string templates_dir;  // named templates: DIR/NAME/{subject,text,html}.mustache
 };
 

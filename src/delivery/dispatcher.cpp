@@ -125,6 +125,35 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
         .count();
 }
 
+// The context stored at intake, or nullopt for a notification stored without one.
+std::optional<observe::TraceContext> intake_context(const store::ClaimedEntry& entry) {
+    auto context = observe::parse_traceparent(entry.trace_parent);
+    if (context) {
+        context->trace_state = observe::checked_tracestate(entry.trace_state);
+    }
+    return context;
+}
+
+// The attempt's span, after the first attempt's "outbox wait" span (creation to claim).
+observe::Span start_attempt_span(const store::ClaimedEntry& entry, std::string_view transport) {
+    const auto parent = intake_context(entry);
+    const observe::TraceContext* parent_ptr = parent ? &*parent : nullptr;
+    if (entry.attempts == 0 && parent) {
+        observe::Span wait = observe::start_span("outbox wait",
+                                                 observe::SpanKind::internal,
+                                                 parent_ptr,
+                                                 std::int64_t{entry.created_at} * 1'000'000);
+        wait.set("herald.notification_id", entry.id);
+        wait.end();
+    }
+    observe::Span span =
+        observe::start_span("delivery attempt", observe::SpanKind::client, parent_ptr);
+    span.set("herald.notification_id", entry.id);
+    span.set("herald.attempt", static_cast<std::int64_t>(entry.attempts + 1));
+    span.set("herald.transport", std::string{transport});
+    return span;
+}
+
 }  // namespace
 
 NextStep next_step(const SendResult& result,
@@ -373,6 +402,10 @@ void Dispatcher::start_delivery(store::ClaimedEntry entry) {
         outbound->tags = std::move(payload->tags);
         outbound->metadata = std::move(payload->metadata);
         outbound->timeout = options_.attempt_timeout;
+        observe::Span span = start_attempt_span(entry, transport_.name());
+        outbound->traceparent = observe::format_traceparent(span.context());
+        outbound->tracestate = span.context().trace_state;
+        attempt_spans_.insert_or_assign(entry.id, std::move(span));
     } catch (const std::exception& e) {
         // A bug or memory exhaustion: retry under backoff rather than lose the notification.
         SendResult failed;
@@ -447,8 +480,25 @@ asio::awaitable<void> Dispatcher::record(store::ClaimedEntry entry,
     record.next_status = step.status;
     record.next_due_at = step.due_at;
 
+    observe::Span span;
+    if (auto found = attempt_spans_.find(entry.id); found != attempt_spans_.end()) {
+        span = std::move(found->second);
+        attempt_spans_.erase(found);
+    }
+    span.set("herald.outcome", std::string{to_string(result.outcome)});
+    if (result.status_code != 0) {
+        span.set("http.response.status_code", static_cast<std::int64_t>(result.status_code));
+    }
+    if (result.outcome != AttemptOutcome::sent) {
+        span.set_error(step.detail);
+    }
+    span.end();
+    metrics_.observe_provider_latency(transport_.name(),
+                                      std::chrono::steady_clock::now() - started);
     observe::info("delivery attempt",
                   {{"notification_id", entry.id},
+                   {"trace_id", span.context().trace_id_hex()},
+                   {"span_id", span.context().span_id_hex()},
                    {"attempt", attempt},
                    {"outcome", to_string(result.outcome)},
                    {"status_code", result.status_code},
@@ -459,6 +509,9 @@ asio::awaitable<void> Dispatcher::record(store::ClaimedEntry entry,
     metrics_.count_attempt(transport_.name(), to_string(result.outcome));
     const bool recorded = co_await record_until_taken(std::move(record));
     const bool final = step.status == store::Status::sent || step.status == store::Status::failed;
+    if (recorded && step.status == store::Status::failed) {
+        metrics_.count_failed();
+    }
     if (recorded && final && options_.outcomes != nullptr) {
         options_.outcomes->publish(entry.id, step.status);
     }

@@ -6,6 +6,7 @@
 #include "delivery/pacer.hpp"
 #include "delivery/transport.hpp"
 #include "observe/metrics.hpp"
+#include "observe/trace.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -88,6 +89,10 @@ NextStep next_step(const SendResult& result,
 // or when a send frees a slot that a full claim was waiting for, and otherwise every
 // poll_interval. A payload that cannot be read fails the notification (permanent).
 //
+// Traces (W3C context stored with the notification at intake): the first attempt gets an
+// "outbox wait" span from the notification's creation to its claim, and every attempt a
+// "delivery attempt" span (kind client) whose context the transport sends on (traceparent).
+//
 // Logs one "delivery attempt" line per attempt and "lease taken over" for entries whose previous
 // owner's lease expired. A record refused as stale_lease (another owner took the entry) or
 // not_found is logged and dropped.
@@ -166,6 +171,9 @@ private:
     std::unordered_map<std::string, std::int64_t> lease_tokens_;
     // The timers of records waiting to be tried again; cancelled when the drain ends.
     std::unordered_set<boost::asio::steady_timer*> retry_timers_;
+    // The span of each attempt in flight, by notification id: started when the send is handed to
+    // the transport, ended when its outcome is recorded (a child of the intake request's span).
+    std::unordered_map<std::string, observe::Span> attempt_spans_;
     int store_ops_ = 0;  // store calls awaiting their callback
     bool wake_pending_ = false;
     bool claim_failing_ = false;  // the last claim failed: its warning was already logged

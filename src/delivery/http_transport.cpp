@@ -173,6 +173,12 @@ void HttpTransport::send(std::shared_ptr<const OutboundMessage> message, Done do
     headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
     headers = curl_slist_append(
         headers, fmt::format("Idempotency-Key: {}", message->notification_id).c_str());
+    if (!message->traceparent.empty()) {
+        headers = curl_slist_append(headers, ("traceparent: " + message->traceparent).c_str());
+        if (!message->tracestate.empty()) {
+            headers = curl_slist_append(headers, ("tracestate: " + message->tracestate).c_str());
+        }
+    }
     const bool basic_auth = options_.profile == HttpProfile::mailgun;
     if (!options_.token.empty() && !basic_auth) {
         headers = curl_slist_append(

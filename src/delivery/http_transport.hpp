@@ -31,6 +31,7 @@ struct HttpTransportOptions {
 //   Content-Type: application/json          (the profile's; form-urlencoded for mailgun)
 //   Idempotency-Key: <notification id>      (the same on every attempt: providers deduplicate)
 //   Authorization: Bearer <token>           (only when a token is configured; Basic for mailgun)
+//   traceparent, tracestate                 (W3C trace context of the attempt's span, when set)
 // and, for the herald profile, the body (see http_request_body):
 //   {"id": "<notification id>", "message_id": "<local@domain>",
 //    "from": …, "to": […], "cc": […], "bcc": […], "reply_to": […],

@@ -45,6 +45,10 @@ struct OutboundMessage {
     std::vector<std::string> tags;
     boost::json::object metadata;
     std::chrono::milliseconds timeout{30000};
+    // The W3C trace context of this attempt's span, for transports that can carry it (http sends
+    // them as the traceparent and tracestate headers). "" when none.
+    std::string traceparent;
+    std::string tracestate;
 };
 
 // A way to hand a message to a provider. `send` returns at once; `done` runs exactly once, on a

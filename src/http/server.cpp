@@ -298,6 +298,40 @@ std::optional<Response> framing_refusal(const Request& request) {
     return std::nullopt;
 }
 
+// The request's span: a child of its traceparent when that is valid (exactly one header, W3C
+// rules), else the root of a new trace; tracestate (several headers join with commas) is kept
+// only under a valid traceparent and only when well-formed.
+observe::Span request_span(const Request& request,
+                           const std::string& method,
+                           const std::string& route,
+                           bool traced) {
+    std::optional<observe::TraceContext> parent;
+    const auto [first, last] = request.equal_range("traceparent");
+    if (first != last && std::next(first) == last) {
+        parent = observe::parse_traceparent(core::trim_blanks(first->value()));
+    }
+    if (parent) {
+        std::string state;
+        const auto [state_first, state_last] = request.equal_range("tracestate");
+        for (auto field = state_first; field != state_last; ++field) {
+            state += (state.empty() ? "" : ",") + std::string{field->value()};
+        }
+        parent->trace_state = observe::checked_tracestate(state);
+    }
+    if (!traced) {
+        // A context to hand on, in a trace marked unsampled: nothing of it is exported.
+        observe::TraceContext unsampled = parent ? *parent : observe::new_trace_context();
+        unsampled.flags = 0;
+        return observe::start_span({}, observe::SpanKind::server, &unsampled);
+    }
+    auto span = observe::start_span(route.empty() ? method : method + " " + route,
+                                    observe::SpanKind::server,
+                                    parent ? &*parent : nullptr);
+    span.set("http.request.method", method);
+    span.set("http.route", route);
+    return span;
+}
+
 asio::awaitable<Response> run_handler(const Handler& handler, RequestContext context) {
     std::string failure;
     try {
@@ -408,6 +442,12 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
         const std::string request_id = context.request_id;
 
         auto match = shared->router.match(context.request.method(), context.request.target());
+        const bool traced = std::find(options.untraced_routes.begin(),
+                                      options.untraced_routes.end(),
+                                      match.pattern) == options.untraced_routes.end();
+        observe::Span span = request_span(context.request, method, match.pattern, traced);
+        context.trace = span.context();
+        span.set("herald.request_id", request_id);
         ActivityMark mark(options.activity, connection->loop);
         Response response;
         shared->in_flight.fetch_add(1);
@@ -458,16 +498,26 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
                 co_await beast::http::async_write(stream, response, kNoThrow);
         }
 
+        // 499: the "client closed request" of common proxies' access logs.
+        const int status = gone ? 499 : static_cast<int>(response.result_int());
+        span.set("http.response.status_code", static_cast<std::int64_t>(status));
+        if (status >= 500 || gone) {
+            span.set_error(gone ? "client gone" : "HTTP " + std::to_string(status));
+        }
+        const std::string trace_id = span.context().trace_id_hex();
+        const std::string span_id = span.context().span_id_hex();
+        span.end();
         if (shared->observer) {
-            // 499: the "client closed request" of common proxies' access logs.
             RequestSummary summary{request_id,
                                    method,
                                    match.pattern,
-                                   gone ? 499 : static_cast<int>(response.result_int()),
+                                   status,
                                    std::chrono::duration_cast<std::chrono::microseconds>(
                                        std::chrono::steady_clock::now() - received_at),
                                    static_cast<bool>(write_ec)};
             summary.client_gone = gone;
+            summary.trace_id = trace_id;
+            summary.span_id = span_id;
             shared->observer(summary);
         }
         if (gone || write_ec || !keep_alive) {

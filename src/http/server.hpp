@@ -37,6 +37,9 @@ struct ServerOptions {
     // can name the request that held a stalled loop. Indexed like the pool's contexts; it has
     // at least as many slots and outlives the pool. Null: nothing is recorded.
     observe::LoopActivity* activity = nullptr;
+    // Route patterns whose requests get no span exported (scrapes and probes); their handlers
+    // still get a context.
+    std::vector<std::string> untraced_routes;
 };
 
 // Called once per answered request, on the I/O thread, after the response was written (or the
@@ -49,6 +52,8 @@ struct RequestSummary {
     std::chrono::microseconds duration{0};
     bool write_failed = false;
     bool client_gone = false;  // the client left while a watching handler ran: not answered
+    std::string trace_id;      // the request span's trace and span, lower-case hex
+    std::string span_id;
 };
 using RequestObserver = std::function<void(const RequestSummary&)>;
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "observe/trace.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -43,6 +45,10 @@ struct RequestContext {
     // When the client stops waiting (see request_budget in deadline.hpp); work that cannot
     // finish by then should not start.
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    // The request's own span (W3C trace context): the parent of the spans a handler starts and
+    // the context it stores for work done later. A child of the request's valid traceparent,
+    // else the root of a new trace.
+    observe::TraceContext trace;
 };
 
 // A handler runs on the I/O thread that owns the connection and must never block it.

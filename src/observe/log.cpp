@@ -8,7 +8,11 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 namespace herald::observe {
 namespace {
@@ -28,6 +32,38 @@ constexpr std::string_view level_name(LogLevel level) {
             return "error";
     }
     return "info";
+}
+
+// Warnings repeat when something degrades under load (a failing claim, a refused export, a
+// stalled loop under a storm): each message gets at most kWarnBurst lines per kWarnWindow, and the
+// first line after a window that suppressed some says how many ("suppressed"). Errors are not
+// limited (a person must act on each), nor info and debug (their volume is set by log.level).
+constexpr int kWarnBurst = 10;
+constexpr std::chrono::seconds kWarnWindow{10};
+
+struct WarnWindow {
+    std::chrono::steady_clock::time_point started;
+    int lines = 0;
+    std::int64_t suppressed = 0;
+};
+
+// True when the line may be written; `suppressed` gets the count of the window before, if any.
+bool admit_warning(std::string_view message, std::int64_t& suppressed) {
+    static std::mutex mutex;
+    static std::unordered_map<std::string, WarnWindow> windows;
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex);
+    WarnWindow& window = windows[std::string{message}];
+    if (now - window.started >= kWarnWindow) {
+        suppressed = window.suppressed;
+        window = WarnWindow{now, 0, 0};
+    }
+    if (window.lines >= kWarnBurst) {
+        ++window.suppressed;
+        return false;
+    }
+    ++window.lines;
+    return true;
 }
 
 }  // namespace
@@ -74,13 +110,20 @@ void log(LogLevel level, std::string_view message, boost::json::object fields) {
     if (!log_enabled(level)) {
         return;
     }
+    std::int64_t suppressed = 0;
+    if (level == LogLevel::warn && !admit_warning(message, suppressed)) {
+        return;
+    }
     boost::json::object line;
-    line.reserve(fields.size() + 3);
+    line.reserve(fields.size() + 4);
     line["ts"] = core::format_rfc3339(core::unix_now_ms());
     line["level"] = level_name(level);
     line["msg"] = message;
     for (auto& field : fields) {
         line[field.key()] = std::move(field.value());
+    }
+    if (suppressed > 0) {
+        line["suppressed"] = suppressed;
     }
     const std::string text = boost::json::serialize(line);
     if (g_logger) {

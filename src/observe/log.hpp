@@ -19,7 +19,9 @@ bool parse_log_level(std::string_view text, LogLevel& out);
 bool log_enabled(LogLevel level);
 
 // Writes {"ts":…,"level":…,"msg":message, …fields}. `message` is short and fixed; variable
-// data goes in fields. Never pass bodies, tokens or credentials. Thread-safe.
+// data goes in fields (request_id, notification_id, trace_id, span_id where known). Never pass
+// bodies, tokens or credentials. Thread-safe. Warnings are rate-limited per message: at most 10
+// lines in 10 s, the next one after carrying "suppressed": N for the lines left out.
 void log(LogLevel level, std::string_view message, boost::json::object fields = {});
 
 inline void debug(std::string_view message, boost::json::object fields = {}) {

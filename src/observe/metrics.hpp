@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,6 +61,31 @@ enum class IntakeOutcome {
 //   herald_delivery_paused{transport}                 gauge: 1 while a throttle pause holds sends
 //   herald_delivery_breaker_opened_total{transport}   counter: times the breaker opened
 //   herald_delivery_pauses_total{transport}           counter: throttle pauses begun
+//
+// Telemetry (a block of its own, see "Telemetry series" below):
+//   herald_http_requests_total{route,status}          counter: every answered request, by route
+//                                                      pattern ("unmatched" when none) and status
+//                                                      (499: the client left first)
+//   herald_http_request_duration_seconds{route}       histogram: first byte to answer written
+//   herald_intake_queue_wait_seconds                   histogram: how long intake writes waited
+//                                                      in the store's queue before the writer took
+//                                                      them
+//   herald_store_commit_duration_seconds               histogram: one write batch, begin to commit
+//   herald_store_batch_writes                          histogram: writes per committed batch
+//   herald_store_errors_total                          counter: write transactions lost to a
+//                                                      database failure
+//   herald_outbox_entries{status}                      gauge: queued, retrying, sending (sampled)
+//   herald_outbox_oldest_due_age_seconds               gauge: how long the oldest due, unleased
+//                                                      entry has been due; 0 when none (sampled)
+//   herald_delivery_provider_duration_seconds{transport} histogram: each attempt's send, from
+//                                                      the hand-over to the transport to its answer
+//   herald_notifications_failed_total                  counter: notifications that became failed
+//   herald_process_resident_memory_bytes               gauge (sampled)
+//   herald_process_open_fds, herald_process_max_fds    gauges (sampled)
+//   herald_trace_spans_exported_total                  counter: spans the collector took
+//   herald_trace_spans_dropped_total{reason}           counter: queue_full, export_failed
+// "Sampled" gauges are set by a sampler thread every few seconds (set_outbox, set_process), never
+// computed during a scrape.
 // The event loop series of a thread exist (at 0) once event_loop() has been called for it, which
 // the watchdog does for every I/O thread before serving starts. The gauges are read from their
 // owners at each render() (see set_level_source).
@@ -121,6 +147,31 @@ public:
     // The text exposition format (version 0.0.4) of every series.
     std::string render() const;
 
+    // --- Telemetry series ---
+    void observe_http_request(std::string_view route,
+                              int status,
+                              std::chrono::microseconds duration);
+    void observe_intake_queue_wait(std::chrono::nanoseconds wait);
+    void observe_store_batch(std::chrono::nanoseconds commit, std::size_t writes);
+    void count_store_error();
+    struct OutboxLevels {
+        double queued = 0;
+        double retrying = 0;
+        double sending = 0;
+        double oldest_due_age_seconds = 0;
+    };
+    void set_outbox(const OutboxLevels& levels);
+    struct ProcessLevels {
+        double resident_memory_bytes = 0;
+        double open_fds = 0;
+        double max_fds = 0;
+    };
+    void set_process(const ProcessLevels& levels);
+    void observe_provider_latency(std::string_view transport, std::chrono::nanoseconds took);
+    void count_failed();
+    void count_spans_exported(std::size_t spans);
+    void count_spans_dropped(std::string_view reason, std::size_t spans);
+
     // A private instance for components built without one (unit tests): counts go nowhere
     // anyone reads.
     static Metrics& unobserved();
@@ -143,6 +194,8 @@ private:
     prometheus::Gauge& waiters_;
     std::function<Levels()> level_source_;
     prometheus::Counter* expired_ = nullptr;  // set by the constructor
+    struct TelemetrySeries;
+    std::unique_ptr<TelemetrySeries> telemetry_;
 };
 
 // The Content-Type of render()'s output.

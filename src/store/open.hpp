@@ -5,11 +5,24 @@
 #include <boost/system/result.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 namespace herald::store {
+
+// What the store tells the metrics, called on the store's writer thread: each must be cheap,
+// thread-safe and must not throw. Empty: not told.
+struct StoreEvents {
+    // A write batch committed: its time from BEGIN to COMMIT, and how many writes it carried.
+    std::function<void(std::chrono::nanoseconds commit, std::size_t writes)> batch_committed;
+    // An intake write was taken by the writer after waiting this long in the queue.
+    std::function<void(std::chrono::nanoseconds wait)> intake_waited;
+    // A write transaction was lost to a database failure (disk full, I/O error, file moved).
+    std::function<void()> write_failed;
+};
 
 // Tuning shared by every store implementation.
 struct StoreOptions {
@@ -24,6 +37,7 @@ struct StoreOptions {
     // For tests only (a slow disk on demand): the writer sleeps this long after taking each
     // batch, before it looks at the batch's deadlines. Zero in production.
     std::chrono::milliseconds debug_write_delay{0};
+    StoreEvents events;
 };
 
 // Opens the store named by `url` and starts its threads. Supported: "sqlite:PATH" (the file is

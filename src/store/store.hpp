@@ -234,6 +234,15 @@ struct CancelRequest {
     UnixMs now = 0;
 };
 
+// How full the outbox is, for the outbox gauges. `oldest_due_at`: the due time of the oldest
+// entry that is due and not leased (nullopt when none waits).
+struct OutboxStats {
+    std::int64_t queued = 0;
+    std::int64_t retrying = 0;
+    std::int64_t sending = 0;
+    std::optional<UnixMs> oldest_due_at;
+};
+
 // The store of notifications and their outbox. Implementations run every database call on
 // threads of their own, never on the caller's: each method queues the work and returns at once,
 // and the callback runs later on a store thread, exactly once (also on error or at shutdown).
@@ -322,6 +331,15 @@ public:
 
     // Succeeds when the database answers a trivial query.
     virtual void ping(Callback<void> done) = 0;
+
+    // Counts outbox entries by status and finds the oldest due, unleased one at `now`: a read,
+    // refused as overloaded like find(). Meant for a sampler every few seconds, not per request.
+    // A store without it answers unavailable.
+    virtual void outbox_stats(UnixMs now, Callback<OutboxStats> done) {
+        (void)now;
+        done(boost::system::result<OutboxStats>{boost::system::in_place_error,
+                                                make_error_code(StoreError::unavailable)});
+    }
 
     // How long the writes waiting now would take to drain at the recent pace: the basis of the
     // Retry-After of an intake refused for overload. Thread-safe and cheap.

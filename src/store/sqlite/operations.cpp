@@ -470,4 +470,38 @@ boost::system::result<void> ping_database(Connection& db) {
     return {};
 }
 
+boost::system::result<OutboxStats> read_outbox_stats(Connection& db, UnixMs now) {
+    OutboxStats stats;
+    auto counts = db.query(
+        "SELECT n.status, count(*) FROM outbox o JOIN notifications n ON n.id = o.notification_id "
+        "GROUP BY n.status");
+    int rc = SQLITE_ROW;
+    while ((rc = counts.step()) == SQLITE_ROW) {
+        const std::string status = counts.text(0);
+        const std::int64_t count = counts.int64(1);
+        if (status == "queued") {
+            stats.queued = count;
+        } else if (status == "retrying") {
+            stats.retrying = count;
+        } else if (status == "sending") {
+            stats.sending = count;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return report_failure(db, rc, "outbox stats");
+    }
+    // The due_at index is walked from the oldest; leased entries are skipped as they come.
+    auto oldest = db.query(
+        "SELECT due_at FROM outbox WHERE due_at <= ?1 "
+        "AND (lease_owner IS NULL OR lease_expires_at <= ?1) ORDER BY due_at LIMIT 1");
+    oldest.bind(1, static_cast<std::int64_t>(now));
+    rc = oldest.step();
+    if (rc == SQLITE_ROW) {
+        stats.oldest_due_at = oldest.int64(0);
+    } else if (rc != SQLITE_DONE) {
+        return report_failure(db, rc, "outbox stats");
+    }
+    return stats;
+}
+
 }  // namespace herald::store::sqlite

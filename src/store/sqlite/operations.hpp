@@ -42,6 +42,10 @@ boost::system::result<NotificationView> read_notification(Connection& db,
 
 boost::system::result<void> ping_database(Connection& db);
 
+// The outbox's entries by their notification's status, and the due time of the oldest entry due
+// at `now` that no live lease holds.
+boost::system::result<OutboxStats> read_outbox_stats(Connection& db, UnixMs now);
+
 // Logs a failed SQLite call (at most one line a second per thread) and returns the error the
 // store reports for it: already_exists for a duplicate key, unavailable for anything else.
 boost::system::error_code report_failure(Connection& db, int rc, std::string_view operation);

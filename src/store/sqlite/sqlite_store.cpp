@@ -186,7 +186,8 @@ SqliteStore::SqliteStore(std::string path, const StoreOptions& options)
       busy_timeout_(options.busy_timeout),
       queue_target_(options.queue_target),
       queue_interval_(options.queue_interval),
-      debug_write_delay_(options.debug_write_delay) {}
+      debug_write_delay_(options.debug_write_delay),
+      events_(options.events) {}
 
 SqliteStore::~SqliteStore() {
     shutdown();
@@ -275,6 +276,11 @@ void SqliteStore::ping(Callback<void> done) {
         return;
     }
     submit_read(make_job<void>([](Connection& db) { return ping_database(db); }, std::move(done)));
+}
+
+void SqliteStore::outbox_stats(UnixMs now, Callback<OutboxStats> done) {
+    submit_read(make_job<OutboxStats>([now](Connection& db) { return read_outbox_stats(db, now); },
+                                      std::move(done)));
 }
 
 void SqliteStore::shutdown() {
@@ -388,6 +394,14 @@ void SqliteStore::writer_main(std::promise<std::string>& ready) {
                 bounded_writes_ -= job->bounded() ? 1 : 0;
             }
         }
+        if (events_.intake_waited) {
+            const auto taken_at = std::chrono::steady_clock::now();
+            for (const auto& job : batch) {
+                if (job->bounded()) {
+                    events_.intake_waited(taken_at - job->enqueued_at());
+                }
+            }
+        }
         writes_shed_ += shed.size();  // counted before anyone is told, so the count is never behind
         for (auto& job : shed) {
             job->fail(StoreError::overloaded);
@@ -403,7 +417,12 @@ void SqliteStore::writer_main(std::promise<std::string>& ready) {
             continue;
         }
         const std::size_t size = batch.size();
+        const auto commit_started = std::chrono::steady_clock::now();
+        const std::uint64_t commits_before = commits_.load();
         run_batch(*db, batch);
+        if (events_.batch_committed && commits_.load() != commits_before) {
+            events_.batch_committed(std::chrono::steady_clock::now() - commit_started, size);
+        }
         note_batch_time(std::chrono::steady_clock::now() - started, size);
     }
 }
@@ -617,6 +636,9 @@ std::size_t SqliteStore::run_transaction(Connection& db, Queue& batch, std::size
 }
 
 void SqliteStore::note_write_failure(std::string_view reason) {
+    if (events_.write_failed) {
+        events_.write_failed();
+    }
     if (!writes_failing_.exchange(true)) {
         observe::error("store writes failing", {{"reason", reason}});
     }

@@ -100,6 +100,8 @@ public:
     // A read on the reader connection while writes succeed; after a write failed, until one
     // commits again, a probe write on the writer (bounded like an insert).
     void ping(Callback<void> done) override;
+    // On the reader: counts by notification status, and the oldest due unleased entry.
+    void outbox_stats(UnixMs now, Callback<OutboxStats> done) override;
     void shutdown() override;
 
     StoreStats stats() const;
@@ -137,6 +139,7 @@ private:
     const std::chrono::milliseconds queue_target_;
     const std::chrono::milliseconds queue_interval_;
     const std::chrono::milliseconds debug_write_delay_;
+    const StoreEvents events_;
 
     std::mutex mutex_;  // guards everything below up to the threads
     std::condition_variable write_ready_;
