@@ -344,7 +344,7 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
     boost::json::parse_options parse_options;
     parse_options.max_depth = static_cast<std::size_t>(options_.max_json_depth);
     boost::system::error_code parse_error;
-    const boost::json::value body =
+    boost::json::value body =
         boost::json::parse(context.request.body(), parse_error, {}, parse_options);
     if (parse_error) {
         const bool too_deep = parse_error == boost::json::error::too_deep;
@@ -501,6 +501,11 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
                 on_committed_();
             }
             if (waiter) {
+                // The wait can be long and many may wait at once: what only building the
+                // notification needed goes now, not when the answer is written.
+                body = nullptr;
+                valid = ValidNotification{};
+                payload = boost::json::object{};
                 co_return co_await answer_after_wait(
                     std::move(context), id, std::move(accepted_body), *wait, std::move(waiter));
             }
@@ -537,6 +542,8 @@ boost::asio::awaitable<Response> NotificationsApi::answer_after_wait(
     std::string accepted_body,
     std::chrono::seconds wait,
     std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter) {
+    // Nothing below reads the request itself; a waiting request holds only what it answers with.
+    context.request = {};
     const auto honoured = std::min<std::chrono::milliseconds>(
         std::chrono::duration_cast<std::chrono::milliseconds>(wait), options_.max_wait);
     if (context.peer != nullptr) {

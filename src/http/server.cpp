@@ -188,6 +188,8 @@ void log_escape(std::exception_ptr error);
 class ConnectionWatch final : public PeerWatch {
 public:
     static constexpr std::size_t kMaxReadAhead = 64 * 1024;
+    // Reads ahead in pieces this small: usually it only ever sees the end of the connection.
+    static constexpr std::size_t kReadAheadChunk = 512;
 
     // `first_byte_at` is the connection's note of when the first byte waiting in `buffer`
     // arrived; a read into an empty buffer sets it.
@@ -232,7 +234,8 @@ public:
 private:
     asio::awaitable<void> read_ahead() {
         while (!stopping_ && buffer_.size() < kMaxReadAhead) {
-            auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(4096), kNoThrow);
+            auto [ec, n] =
+                co_await socket_.async_read_some(buffer_.prepare(kReadAheadChunk), kNoThrow);
             if (ec) {
                 if (!stopping_) {
                     // EOF, reset, or any other end of the connection. A client that only shut
@@ -430,6 +433,11 @@ asio::awaitable<void> serve_connection(SharedPtr shared, std::shared_ptr<Connect
         // ended; later ones come through the watch below, which notes their time itself.
         first_byte_at = std::chrono::steady_clock::now();
 
+        // A handler may wait long (Prefer: wait) on many connections at once: an empty buffer
+        // gives its memory back meanwhile, and the watch reads ahead in small pieces.
+        if (buffer.size() == 0) {
+            buffer.shrink_to_fit();
+        }
         ConnectionWatch watch(stream.socket(), buffer, first_byte_at);
         RequestContext context{
             parser.release(), {}, shared->next_request_id(), received_at, &watch};
