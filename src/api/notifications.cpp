@@ -319,28 +319,13 @@ boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext c
     co_return response;
 }
 
-boost::asio::awaitable<Response> NotificationsApi::accept(
-    http::RequestContext context, std::optional<observe::IntakeOutcome>& outcome) {
-    const auto client = authenticate(context.request);
-    if (!client) {
-        co_return unauthorized();
-    }
-    if (!is_json_content_type(context.request[Field::content_type])) {
-        co_return http::problem_response(Status::unsupported_media_type,
-                                         "unsupported-media-type",
-                                         "Unsupported media type",
-                                         "the body must be application/json");
-    }
-
-    auto key = read_idempotency_key(context.request);
-    if (!key) {
-        co_return http::problem_response(Status::bad_request,
-                                         "invalid-idempotency-key",
-                                         "Invalid Idempotency-Key",
-                                         key.error().detail,
-                                         {key.error()});
-    }
-
+// Everything a POST needs before it meets the store, in an ordinary function: its locals (the
+// parsed body, the validated message, the payload) are gone once it returns, instead of living
+// in the coroutine's frame for as long as the request waits.
+std::variant<NotificationsApi::Prepared, Response> NotificationsApi::prepare(
+    const http::RequestContext& context,
+    const std::string& client,
+    std::optional<std::string> key) const {
     boost::json::parse_options parse_options;
     parse_options.max_depth = static_cast<std::size_t>(options_.max_json_depth);
     boost::system::error_code parse_error;
@@ -351,11 +336,11 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
         const std::string detail =
             too_deep ? fmt::format("the body nests deeper than {} levels", options_.max_json_depth)
                      : fmt::format("the body is not valid JSON: {}", parse_error.message());
-        co_return http::problem_response(Status::bad_request,
-                                         too_deep ? "json-too-deep" : "malformed-json",
-                                         too_deep ? "JSON nested too deeply" : "Malformed JSON",
-                                         detail,
-                                         {{"#", detail}});
+        return http::problem_response(Status::bad_request,
+                                      too_deep ? "json-too-deep" : "malformed-json",
+                                      too_deep ? "JSON nested too deeply" : "Malformed JSON",
+                                      detail,
+                                      {{"#", detail}});
     }
 
     auto valid = validate_notification(body, options_.limits, templates_);
@@ -365,7 +350,7 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
         std::vector<http::FieldProblem> problems = std::move(valid.error());
         const std::size_t found = problems.size();
         problems.resize(std::min(found, kMaxReported));
-        co_return http::problem_response(
+        return http::problem_response(
             Status::bad_request,
             "invalid-notification",
             "Invalid notification",
@@ -379,17 +364,11 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
     const core::UnixMs now = core::unix_now_ms();
     const auto expires_at = resolve_expiry(valid->expiry, now, options_.default_max_age_s);
     if (!expires_at) {
-        co_return http::problem_response(Status::bad_request,
-                                         "invalid-notification",
-                                         "Invalid notification",
-                                         "one or more fields are invalid",
-                                         {expires_at.error()});
-    }
-    // Subscribed before the commit, so that a delivery finishing at once is not missed.
-    const auto wait = preferred_wait(context.request);
-    std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter;
-    if (wait && wait->count() > 0 && options_.outcomes != nullptr) {
-        waiter = options_.outcomes->subscribe(id, co_await boost::asio::this_coro::executor);
+        return http::problem_response(Status::bad_request,
+                                      "invalid-notification",
+                                      "Invalid notification",
+                                      "one or more fields are invalid",
+                                      {expires_at.error()});
     }
     mail::Message& message = valid->message;
     message.message_id = fmt::format("{}@{}", id, options_.message_id_domain);
@@ -412,7 +391,7 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
 
     store::NewNotification record;
     record.id = id;
-    record.client = *client;
+    record.client = client;
     record.message_id = message.message_id;
     record.payload = boost::json::serialize(payload);
     record.created_at = now;
@@ -421,12 +400,12 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
     // Delivery attempts, however much later, join the request's trace as its children.
     record.trace_parent = observe::format_traceparent(context.trace);
     record.trace_state = context.trace.trace_state;
-    if (key->has_value() || options_.content_dedup_window.count() > 0) {
+    if (key.has_value() || options_.content_dedup_window.count() > 0) {
         std::string fingerprint = request_fingerprint(*valid);
         store::IdempotencyRecord idempotency;
-        if (key->has_value()) {
+        if (key.has_value()) {
             idempotency.kind = store::DedupKind::key;
-            idempotency.key = std::move(**key);
+            idempotency.key = std::move(*key);
             idempotency.expires_at = now + options_.idempotency_retention.count();
         } else {
             idempotency.kind = store::DedupKind::content;
@@ -438,8 +417,47 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
         idempotency.response_body = accepted_body;
         record.idempotency = std::move(idempotency);
     }
+    return Prepared{std::move(record), std::move(accepted_body)};
+}
+
+boost::asio::awaitable<Response> NotificationsApi::accept(
+    http::RequestContext context, std::optional<observe::IntakeOutcome>& outcome) {
+    const auto client = authenticate(context.request);
+    if (!client) {
+        co_return unauthorized();
+    }
+    if (!is_json_content_type(context.request[Field::content_type])) {
+        co_return http::problem_response(Status::unsupported_media_type,
+                                         "unsupported-media-type",
+                                         "Unsupported media type",
+                                         "the body must be application/json");
+    }
+
+    auto key = read_idempotency_key(context.request);
+    if (!key) {
+        co_return http::problem_response(Status::bad_request,
+                                         "invalid-idempotency-key",
+                                         "Invalid Idempotency-Key",
+                                         key.error().detail,
+                                         {key.error()});
+    }
+
+    auto prepared = prepare(context, *client, std::move(*key));
+    if (auto* refusal = std::get_if<Response>(&prepared)) {
+        co_return std::move(*refusal);
+    }
+    store::NewNotification& record = std::get<Prepared>(prepared).record;
+    std::string& accepted_body = std::get<Prepared>(prepared).accepted_body;
+    const std::string id = record.id;
     const bool by_content =
         record.idempotency && record.idempotency->kind == store::DedupKind::content;
+
+    // Subscribed before the commit, so that a delivery finishing at once is not missed.
+    const auto wait = preferred_wait(context.request);
+    std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter;
+    if (wait && wait->count() > 0 && options_.outcomes != nullptr) {
+        waiter = options_.outcomes->subscribe(id, co_await boost::asio::this_coro::executor);
+    }
 
     // From here on the request waits for the store: a client that leaves, or a deadline that
     // passes, before the writer takes it means the write is never made. Shortcoming: the watch
@@ -501,11 +519,6 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
                 on_committed_();
             }
             if (waiter) {
-                // The wait can be long and many may wait at once: what only building the
-                // notification needed goes now, not when the answer is written.
-                body = nullptr;
-                valid = ValidNotification{};
-                payload = boost::json::object{};
                 co_return co_await answer_after_wait(
                     std::move(context), id, std::move(accepted_body), *wait, std::move(waiter));
             }

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <variant>
 
 namespace herald::api {
 
@@ -76,6 +77,17 @@ public:
     void add_routes(http::Router& router);
 
 private:
+    // A valid POST ready for the store: its record and the 202 body it is answered with (decided
+    // before the commit so that the store keeps it for replays byte for byte).
+    struct Prepared {
+        store::NewNotification record;
+        std::string accepted_body;
+    };
+    // Parses and validates the body and builds the record for `client`, or the response that
+    // refuses the request. `key` is its Idempotency-Key, if any.
+    std::variant<Prepared, http::Response> prepare(const http::RequestContext& context,
+                                                   const std::string& client,
+                                                   std::optional<std::string> key) const;
     boost::asio::awaitable<http::Response> create(http::RequestContext context);
     // Handles one POST; sets `outcome` where the response alone does not tell it. The caller
     // awaits at once, so the reference outlives every suspension.
