@@ -311,7 +311,12 @@ std::optional<std::string> NotificationsApi::authenticate(const http::Request& r
 boost::asio::awaitable<Response> NotificationsApi::create(http::RequestContext context) {
     http::PeerWatch* peer = context.peer;
     std::optional<observe::IntakeOutcome> outcome;
-    Response response = co_await accept(std::move(context), outcome);
+    std::optional<WaitPlan> wait;
+    Response response = co_await accept(context, outcome, wait);
+    // Awaited only once accept() has returned, so its frame is gone while the request waits.
+    if (wait) {
+        response = co_await answer_after_wait(context, std::move(*wait));
+    }
     if (peer != nullptr && peer->gone()) {
         outcome = observe::IntakeOutcome::client_gone;
     }
@@ -421,7 +426,9 @@ std::variant<NotificationsApi::Prepared, Response> NotificationsApi::prepare(
 }
 
 boost::asio::awaitable<Response> NotificationsApi::accept(
-    http::RequestContext context, std::optional<observe::IntakeOutcome>& outcome) {
+    http::RequestContext& context,
+    std::optional<observe::IntakeOutcome>& outcome,
+    std::optional<WaitPlan>& wait_plan) {
     const auto client = authenticate(context.request);
     if (!client) {
         co_return unauthorized();
@@ -519,8 +526,8 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
                 on_committed_();
             }
             if (waiter) {
-                co_return co_await answer_after_wait(
-                    std::move(context), id, std::move(accepted_body), *wait, std::move(waiter));
+                wait_plan = WaitPlan{id, std::move(accepted_body), *wait, std::move(waiter)};
+                co_return Response{};
             }
             Response response = http::json_response(Status::accepted, std::move(accepted_body));
             response.set(Field::location, location);
@@ -549,12 +556,12 @@ boost::asio::awaitable<Response> NotificationsApi::accept(
                                      {http::FieldProblem{{}, detail, "Idempotency-Key"}});
 }
 
-boost::asio::awaitable<Response> NotificationsApi::answer_after_wait(
-    http::RequestContext context,
-    std::string id,
-    std::string accepted_body,
-    std::chrono::seconds wait,
-    std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter) {
+boost::asio::awaitable<Response> NotificationsApi::answer_after_wait(http::RequestContext& context,
+                                                                     WaitPlan plan) {
+    const std::string& id = plan.id;
+    std::string& accepted_body = plan.accepted_body;
+    const std::chrono::seconds wait = plan.wait;
+    const std::shared_ptr<delivery::OutcomeBoard::Waiter>& waiter = plan.waiter;
     // Nothing below reads the request itself; a waiting request holds only what it answers with.
     context.request = {};
     const auto honoured = std::min<std::chrono::milliseconds>(

@@ -88,18 +88,24 @@ private:
     std::variant<Prepared, http::Response> prepare(const http::RequestContext& context,
                                                    const std::string& client,
                                                    std::optional<std::string> key) const;
+    // A stored notification whose client asked to wait for its delivery (Prefer: wait).
+    struct WaitPlan {
+        std::string id;
+        std::string accepted_body;  // the 202 body, answered when the wait runs out
+        std::chrono::seconds wait;
+        std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter;
+    };
     boost::asio::awaitable<http::Response> create(http::RequestContext context);
-    // Handles one POST; sets `outcome` where the response alone does not tell it. The caller
-    // awaits at once, so the reference outlives every suspension.
-    boost::asio::awaitable<http::Response> accept(http::RequestContext context,
-                                                  std::optional<observe::IntakeOutcome>& outcome);
-    // The answer to a new notification once `waiter` has seen it finish or the wait ran out.
-    boost::asio::awaitable<http::Response> answer_after_wait(
-        http::RequestContext context,
-        std::string id,
-        std::string accepted_body,
-        std::chrono::seconds wait,
-        std::shared_ptr<delivery::OutcomeBoard::Waiter> waiter);
+    // Handles one POST; sets `outcome` where the response alone does not tell it, and `wait_plan`
+    // (leaving the response empty) when the client is to wait for the delivery. The caller
+    // awaits at once, so the references outlive every suspension.
+    boost::asio::awaitable<http::Response> accept(http::RequestContext& context,
+                                                  std::optional<observe::IntakeOutcome>& outcome,
+                                                  std::optional<WaitPlan>& wait_plan);
+    // The answer to a new notification once its waiter has seen it finish or the wait ran out.
+    // `context` must outlive the call (the caller awaits at once).
+    boost::asio::awaitable<http::Response> answer_after_wait(http::RequestContext& context,
+                                                             WaitPlan plan);
     boost::asio::awaitable<http::Response> show(http::RequestContext context);
     // In dead_letters.cpp:
     boost::asio::awaitable<http::Response> list(http::RequestContext context);
