@@ -435,8 +435,8 @@ void Dispatcher::on_sent(store::ClaimedEntry entry,
         return;  // abandoned at the end of the drain; the entry's lease was released
     }
     const auto now = std::chrono::steady_clock::now();
-    const std::string_view change = pacer_.on_result(result, now - started, now);
-    if (!change.empty()) {
+    const PacingChange change = pacer_.on_result(result, now - started, now);
+    if (change != PacingChange::none) {
         note_pacing_change(change, result, now);
     }
     publish_pacing(now);
@@ -459,8 +459,12 @@ asio::awaitable<void> Dispatcher::record(store::ClaimedEntry entry,
     const int attempt = entry.attempts + 1;
     const core::UnixMs now = options_.clock();
     // Throttled attempts, and those before a retry by hand, do not count towards max_attempts.
-    NextStep step = next_step(
-        result, attempt - entry.uncounted_attempts, options_.max_attempts, policy_, now, options_.random);
+    NextStep step = next_step(result,
+                              attempt - entry.uncounted_attempts,
+                              options_.max_attempts,
+                              policy_,
+                              now,
+                              options_.random);
     if (result.outcome == AttemptOutcome::throttled) {
         // Due again when the transport's pause ends (the rate then spreads the backlog out).
         const auto pause = pacer_.paused_until() - std::chrono::steady_clock::now();
@@ -585,14 +589,14 @@ asio::awaitable<void> Dispatcher::pause(milliseconds delay) {
     retry_timers_.erase(&timer);
 }
 
-void Dispatcher::note_pacing_change(std::string_view change,
+void Dispatcher::note_pacing_change(PacingChange change,
                                     const SendResult& result,
                                     std::chrono::steady_clock::time_point now) {
     const std::string_view transport = transport_.name();
-    if (change == "paused") {
+    if (change == PacingChange::paused) {
         metrics_.count_pause(transport);
         const auto until = pacer_.paused_until() - now;
-        observe::warn("delivery paused",
+        observe::warn(to_string(change),
                       {{"transport", transport},
                        {"status_code", result.status_code},
                        {"pause_ms", std::chrono::ceil<milliseconds>(until).count()},
@@ -600,10 +604,10 @@ void Dispatcher::note_pacing_change(std::string_view change,
                        {"retry_after", result.retry_after && result.retry_after->count() > 0}});
         return;
     }
-    if (change == "breaker opened") {
+    if (change == PacingChange::breaker_opened) {
         metrics_.count_breaker_opened(transport);
     }
-    observe::warn(change, {{"transport", transport}, {"detail", result.detail}});
+    observe::warn(to_string(change), {{"transport", transport}, {"detail", result.detail}});
 }
 
 void Dispatcher::release_slot(const std::string& id) {

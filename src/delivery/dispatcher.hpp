@@ -129,7 +129,7 @@ private:
     boost::asio::awaitable<void> run_loop();
     boost::asio::awaitable<void> claim_and_start(int limit, int retries);
     void publish_pacing(std::chrono::steady_clock::time_point now);
-    void note_pacing_change(std::string_view change,
+    void note_pacing_change(PacingChange change,
                             const SendResult& result,
                             std::chrono::steady_clock::time_point now);
     boost::asio::awaitable<void> wait_for_work();

@@ -47,6 +47,22 @@ PacingOptions with_defaults(PacingOptions options) {
 
 }  // namespace
 
+std::string_view to_string(PacingChange change) {
+    switch (change) {
+        case PacingChange::none:
+            return "";
+        case PacingChange::paused:
+            return "delivery paused";
+        case PacingChange::breaker_opened:
+            return "breaker opened";
+        case PacingChange::breaker_reopened:
+            return "breaker reopened";
+        case PacingChange::breaker_closed:
+            return "breaker closed";
+    }
+    return "";
+}
+
 std::string_view to_string(BreakerState state) {
     switch (state) {
         case BreakerState::closed:
@@ -182,25 +198,25 @@ void Pacer::observe_latency(nanoseconds latency, Clock::time_point now) {
     limit_ = std::min<double>(options_.max_concurrency, limit_ + 1.0 / limit_);
 }
 
-std::string_view Pacer::count_failure(bool failed, Clock::time_point now) {
+PacingChange Pacer::count_failure(bool failed, Clock::time_point now) {
     const BreakerState before = breaker_state(now);
     if (before != BreakerState::closed) {
         // Only the probe's outcome counts while open; a late answer of an earlier send does not.
         if (!probing_) {
-            return {};
+            return PacingChange::none;
         }
         probing_ = false;
         if (failed) {
             failed_probes_ = std::min(failed_probes_ + 1, kMaxOpenDoublings);
             open_until_ = now + options_.breaker_open * (1 << failed_probes_);
-            return "breaker reopened";
+            return PacingChange::breaker_reopened;
         }
         open_ = false;
         failed_probes_ = 0;
         failures_in_a_row_ = 0;
         window_.clear();
         window_failures_ = 0;
-        return "breaker closed";
+        return PacingChange::breaker_closed;
     }
 
     failures_in_a_row_ = failed ? failures_in_a_row_ + 1 : 0;
@@ -211,24 +227,24 @@ std::string_view Pacer::count_failure(bool failed, Clock::time_point now) {
         window_.pop_front();
     }
     if (options_.breaker_failures <= 0 || !failed) {
-        return {};
+        return PacingChange::none;
     }
     const bool in_a_row = failures_in_a_row_ >= options_.breaker_failures;
     const bool by_ratio = static_cast<int>(window_.size()) >= options_.breaker_window &&
                           window_failures_ * 100 >=
                               options_.breaker_failure_percent * static_cast<int>(window_.size());
     if (!in_a_row && !by_ratio) {
-        return {};
+        return PacingChange::none;
     }
     open_ = true;
     probing_ = false;
     open_until_ = now + options_.breaker_open;
-    return "breaker opened";
+    return PacingChange::breaker_opened;
 }
 
-std::string_view Pacer::on_result(const SendResult& result,
-                                  nanoseconds latency,
-                                  Clock::time_point now) {
+PacingChange Pacer::on_result(const SendResult& result,
+                              nanoseconds latency,
+                              Clock::time_point now) {
     refill(now);
     const Clock::time_point started = now - latency;
     // Any answer ends the probe after a pause; one that is not a throttle ends the pause's
@@ -259,7 +275,7 @@ std::string_view Pacer::on_result(const SendResult& result,
         const Clock::time_point until = now + pause;
         const bool began = paused_until_ <= now;
         paused_until_ = std::max(paused_until_, until);
-        return began ? "paused" : "";
+        return began ? PacingChange::paused : PacingChange::none;
     }
     throttles_in_a_row_ = 0;
     after_pause_ = false;

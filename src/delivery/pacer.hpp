@@ -65,6 +65,11 @@ struct PacingOptions {
 enum class BreakerState { closed = 0, half_open = 1, open = 2 };
 std::string_view to_string(BreakerState state);
 
+// What a send's outcome changed in the pacer, for the log and the counters.
+enum class PacingChange { none, paused, breaker_opened, breaker_reopened, breaker_closed };
+// "delivery paused", "breaker opened", …: the log line's message ("" for none).
+std::string_view to_string(PacingChange change);
+
 // What may start now. `sends` new sends, of which at most `retries` retries; when `sends` is 0,
 // `recheck` says when asking again may give more (time_point::max(): only when a send ends).
 struct Allowance {
@@ -87,7 +92,7 @@ struct PacingLevels {
 //
 // The dispatcher asks allowance() before claiming, calls on_start() for each send it starts and
 // on_result() with each outcome. A state change of the breaker or of the pause is returned by
-// on_result() as a short text for the log ("" when nothing changed).
+// on_result().
 class Pacer {
 public:
     using Clock = std::chrono::steady_clock;
@@ -96,9 +101,9 @@ public:
 
     Allowance allowance(int in_flight, Clock::time_point now);
     void on_start(bool retry, Clock::time_point now);
-    std::string_view on_result(const SendResult& result,
-                               std::chrono::nanoseconds latency,
-                               Clock::time_point now);
+    PacingChange on_result(const SendResult& result,
+                           std::chrono::nanoseconds latency,
+                           Clock::time_point now);
 
     // The end of the current throttle pause (a past time when there is none).
     Clock::time_point paused_until() const { return paused_until_; }
@@ -109,7 +114,7 @@ private:
     void refill(Clock::time_point now);
     void decrease(Clock::time_point started, Clock::time_point now);
     void observe_latency(std::chrono::nanoseconds latency, Clock::time_point now);
-    std::string_view count_failure(bool failed, Clock::time_point now);
+    PacingChange count_failure(bool failed, Clock::time_point now);
     BreakerState breaker_state(Clock::time_point now) const;
 
     PacingOptions options_;

@@ -81,7 +81,7 @@ TEST(Pacer, ThrottleWithRetryAfterPausesEverySendUntilThen) {
     EXPECT_EQ(
         pacer.on_result(
             result_of(AttemptOutcome::throttled, milliseconds{120000}), milliseconds{5}, kStart),
-        "paused");
+        PacingChange::paused);
     const Allowance paused = pacer.allowance(0, kStart + milliseconds{119999});
     EXPECT_EQ(paused.sends, 0);
     EXPECT_EQ(paused.recheck, kStart + milliseconds{120000});
@@ -105,7 +105,7 @@ TEST(Pacer, AThrottledProbeAfterAPauseStartsTheNextPause) {
     ASSERT_EQ(pacer.allowance(0, after).sends, 1);
     pacer.on_start(false, after);
     EXPECT_EQ(pacer.on_result(result_of(AttemptOutcome::throttled), milliseconds{5}, after),
-              "paused");
+              PacingChange::paused);
     EXPECT_EQ(pacer.paused_until(), after + milliseconds{2000});
     EXPECT_EQ(pacer.allowance(0, after + milliseconds{2000}).sends, 1);
 }
@@ -170,10 +170,12 @@ TEST(Pacer, BreakerOpensAfterConsecutiveFailuresAndProbesOnceWhenHalfOpen) {
     options.breaker_open = milliseconds{1000};
     Pacer pacer(options, highest, kStart);
 
-    EXPECT_EQ(pacer.on_result(result_of(AttemptOutcome::transient), milliseconds{5}, kStart), "");
-    EXPECT_EQ(pacer.on_result(result_of(AttemptOutcome::ambiguous), milliseconds{5}, kStart), "");
     EXPECT_EQ(pacer.on_result(result_of(AttemptOutcome::transient), milliseconds{5}, kStart),
-              "breaker opened");
+              PacingChange::none);
+    EXPECT_EQ(pacer.on_result(result_of(AttemptOutcome::ambiguous), milliseconds{5}, kStart),
+              PacingChange::none);
+    EXPECT_EQ(pacer.on_result(result_of(AttemptOutcome::transient), milliseconds{5}, kStart),
+              PacingChange::breaker_opened);
     EXPECT_EQ(pacer.levels(kStart).breaker, BreakerState::open);
     const Allowance open = pacer.allowance(0, kStart + milliseconds{999});
     EXPECT_EQ(open.sends, 0);
@@ -185,7 +187,7 @@ TEST(Pacer, BreakerOpensAfterConsecutiveFailuresAndProbesOnceWhenHalfOpen) {
     pacer.on_start(false, half_open);
     EXPECT_EQ(pacer.allowance(1, half_open).sends, 0);  // one probe at a time
     EXPECT_EQ(pacer.on_result(result_of(AttemptOutcome::sent), milliseconds{5}, half_open),
-              "breaker closed");
+              PacingChange::breaker_closed);
     EXPECT_EQ(pacer.levels(half_open).breaker, BreakerState::closed);
     EXPECT_EQ(pacer.allowance(0, half_open).sends, 4);
 }
@@ -202,7 +204,7 @@ TEST(Pacer, BreakerReopensForLongerWhenTheProbeFails) {
         ASSERT_EQ(pacer.allowance(0, probe_at).sends, 1);
         pacer.on_start(false, probe_at);
         EXPECT_EQ(pacer.on_result(result_of(AttemptOutcome::transient), milliseconds{5}, probe_at),
-                  "breaker reopened");
+                  PacingChange::breaker_reopened);
         EXPECT_EQ(pacer.allowance(0, probe_at + milliseconds{open_ms - 1}).sends, 0);
         probe_at += milliseconds{open_ms};
     }
@@ -214,13 +216,13 @@ TEST(Pacer, BreakerOpensOnTheFailureRatioOfAFullWindow) {
     options.breaker_window = 10;
     options.breaker_failure_percent = 50;
     Pacer pacer(options, highest, kStart);
-    std::string_view change;
+    PacingChange change = PacingChange::none;
     // Alternating failures never make 100 in a row; the fifth failure in ten sends opens it.
-    for (int i = 0; i < 10 && change.empty(); ++i) {
+    for (int i = 0; i < 10 && change == PacingChange::none; ++i) {
         const auto outcome = i % 2 == 0 ? AttemptOutcome::sent : AttemptOutcome::transient;
         change = pacer.on_result(result_of(outcome), milliseconds{5}, kStart);
     }
-    EXPECT_EQ(change, "breaker opened");
+    EXPECT_EQ(change, PacingChange::breaker_opened);
 }
 
 TEST(Pacer, PermanentRefusalsAndThrottlesDoNotOpenTheBreaker) {
