@@ -38,7 +38,7 @@ Response invalid_query(std::string parameter, std::string detail) {
         "invalid-query",
         "Invalid query",
         "a query parameter is invalid",
-        {http::FieldProblem{{}, std::move(detail), {}, std::move(parameter)}});
+        {http::FieldProblem{{}, std::move(detail), {}, std::move(parameter), true}});
 }
 
 // 409 for a retry or cancel the notification's status does not allow; `notification_status`
@@ -275,9 +275,16 @@ std::variant<RequestedExpiry, Response> read_retry_body(const http::Request& req
     boost::system::error_code ec;
     const boost::json::value body = boost::json::parse(text, ec, {}, options);
     if (ec) {
-        const std::string detail = fmt::format("the body is not valid JSON: {}", ec.message());
-        return http::problem_response(
-            Status::bad_request, "malformed-json", "Malformed JSON", detail, {{"#", detail}});
+        // The same answers as intake gives for the same faults.
+        const bool too_deep = ec == boost::json::error::too_deep;
+        const std::string detail =
+            too_deep ? fmt::format("the body nests deeper than {} levels", max_depth)
+                     : fmt::format("the body is not valid JSON: {}", ec.message());
+        return http::problem_response(Status::bad_request,
+                                      too_deep ? "json-too-deep" : "malformed-json",
+                                      too_deep ? "JSON nested too deeply" : "Malformed JSON",
+                                      detail,
+                                      {{"#", detail}});
     }
     std::vector<http::FieldProblem> problems;
     const auto* object = body.if_object();

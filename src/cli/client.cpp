@@ -109,6 +109,10 @@ int status(const std::string& url, const std::string& id) {
 }
 
 int config_check(const std::string& config_file, const config::Overrides& overrides) {
+    if (auto misspelt = config::check_environment_names(config::process_environment_names())) {
+        std::cerr << "herald: configuration error: " << *misspelt << "\n";
+        return 2;
+    }
     auto settings = config::load_settings(config_file, config::process_environment(), overrides);
     if (!settings) {
         std::cerr << "herald: configuration error: " << settings.error() << "\n";

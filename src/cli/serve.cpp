@@ -337,6 +337,10 @@ int wait_for_signal() {
 }  // namespace
 
 int serve(const std::string& config_file, const config::Overrides& overrides) {
+    if (auto misspelt = config::check_environment_names(config::process_environment_names())) {
+        std::cerr << "herald: configuration error: " << *misspelt << "\n";
+        return 2;
+    }
     auto loaded = config::load_settings(config_file, config::process_environment(), overrides);
     if (!loaded) {
         std::cerr << "herald: configuration error: " << loaded.error() << "\n";

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <charconv>
 #include <cstdlib>
 #include <netinet/in.h>
 #include <sstream>
+#include <unistd.h>
 
 namespace herald::config {
 namespace {
@@ -158,6 +160,44 @@ Field choice_field(std::string key, Member member, std::vector<std::string> choi
                  nullptr};
 }
 
+// `field`, with `check` run on the text before it is set: an error names the setting and the
+// place the value came from, like a range error.
+Field checked(Field field, std::function<std::optional<Error>(const std::string&)> check) {
+    field.set = [set = std::move(field.set), check = std::move(check)](
+                    Settings& s, const std::string& v) -> std::optional<Error> {
+        if (auto problem = check(v)) {
+            return problem;
+        }
+        return set(s, v);
+    };
+    return field;
+}
+
+// http://HOST[:PORT][/PATH] or https://…: a host, a port from 1 to 65535 when given, and no
+// blanks or control characters anywhere.
+bool is_http_url(const std::string& text) {
+    const std::size_t scheme =
+        text.starts_with("http://") ? 7 : text.starts_with("https://") ? 8 : 0;
+    if (scheme == 0 || std::any_of(text.begin(), text.end(), [](unsigned char c) {
+            return c <= ' ' || c == 0x7f;
+        })) {
+        return false;
+    }
+    const std::string authority = text.substr(scheme, text.find('/', scheme) - scheme);
+    const std::size_t colon = authority.rfind(':');
+    const bool bracketed = authority.starts_with('[');
+    const bool has_port = colon != std::string::npos && (!bracketed || colon > authority.find(']'));
+    const std::string host = has_port ? authority.substr(0, colon) : authority;
+    if (host.empty() || host == "[]") {
+        return false;
+    }
+    if (!has_port) {
+        return true;
+    }
+    const auto port = parse_integer(authority.substr(colon + 1));
+    return port && *port >= 1 && *port <= 65535;
+}
+
 // "key1=client1,key2=client2" (environment) or a TOML table { key1 = "client1" }.
 Field api_keys_field() {
     auto parse_pairs = [](Settings& s, const std::string& v) -> std::optional<Error> {
@@ -239,7 +279,15 @@ const std::vector<Field>& fields() {
         f.push_back(millis_field("delivery.lease_ms", [](Settings& s) -> auto& { return s.delivery.lease; }, 1000, 86400000));
         f.push_back(millis_field("delivery.poll_interval_ms", [](Settings& s) -> auto& { return s.delivery.poll_interval; }, 10, 3600000));
         f.push_back(integer_field("delivery.max_age_s", [](Settings& s) -> auto& { return s.delivery.max_age_s; }, 0, 2592000));
-        f.push_back(number_field("delivery.rate_per_s", [](Settings& s) -> auto& { return s.delivery.rate_per_s; }, 0, 1000000));
+        // A rate below one send in 1000 s is a mistake (a misplaced decimal point), not a pace.
+        f.push_back(checked(number_field("delivery.rate_per_s", [](Settings& s) -> auto& { return s.delivery.rate_per_s; }, 0, 1000000),
+                            [](const std::string& v) -> std::optional<Error> {
+                                const auto rate = parse_number(v);
+                                if (rate && *rate > 0 && *rate < 0.001) {
+                                    return Error{"must be 0 (no limit) or a number from 0.001 to 1000000"};
+                                }
+                                return std::nullopt;
+                            }));
         f.push_back(integer_field("delivery.burst", [](Settings& s) -> auto& { return s.delivery.burst; }, 1, 100000));
         f.push_back(bool_field("delivery.adaptive_concurrency", [](Settings& s) -> auto& { return s.delivery.adaptive_concurrency; }));
         f.push_back(integer_field("delivery.min_concurrency", [](Settings& s) -> auto& { return s.delivery.min_concurrency; }, 1, 10000));
@@ -260,7 +308,13 @@ const std::vector<Field>& fields() {
         f.push_back(choice_field("smtp.starttls", [](Settings& s) -> auto& { return s.delivery.smtp.starttls; }, {"off", "opportunistic", "required"}));
         f.push_back(bool_field("smtp.verify_tls", [](Settings& s) -> auto& { return s.delivery.smtp.verify_tls; }));
         f.push_back(text_field("smtp.helo", [](Settings& s) -> auto& { return s.delivery.smtp.helo; }));
-        f.push_back(text_field("smtp.transient_replies", [](Settings& s) -> auto& { return s.delivery.smtp.transient_replies; }));
+        f.push_back(checked(text_field("smtp.transient_replies", [](Settings& s) -> auto& { return s.delivery.smtp.transient_replies; }),
+                            [](const std::string& v) -> std::optional<Error> {
+                                if (!parse_reply_codes(v)) {
+                                    return Error{"must be a comma-separated list of 5xx reply codes"};
+                                }
+                                return std::nullopt;
+                            }));
         f.push_back(text_field("http.token", [](Settings& s) -> auto& { return s.delivery.http.token; }, true));
         f.push_back(bool_field("http.verify_tls", [](Settings& s) -> auto& { return s.delivery.http.verify_tls; }));
         f.push_back(choice_field("http.profile", [](Settings& s) -> auto& { return s.delivery.http.profile; }, {"herald", "sendgrid", "mailgun"}));
@@ -269,7 +323,13 @@ const std::vector<Field>& fields() {
         f.push_back(millis_field("idempotency.sweep_interval_ms", [](Settings& s) -> auto& { return s.idempotency.sweep_interval; }, 1000, 86400000));
         f.push_back(api_keys_field());
         f.push_back(choice_field("log.level", [](Settings& s) -> auto& { return s.log.level; }, {"debug", "info", "warn", "error"}));
-        f.push_back(text_field("telemetry.otlp_endpoint", [](Settings& s) -> auto& { return s.telemetry.otlp_endpoint; }));
+        f.push_back(checked(text_field("telemetry.otlp_endpoint", [](Settings& s) -> auto& { return s.telemetry.otlp_endpoint; }),
+                            [](const std::string& v) -> std::optional<Error> {
+                                if (!v.empty() && !is_http_url(v)) {
+                                    return Error{"must be an http:// or https:// URL (host, optional port 1-65535)"};
+                                }
+                                return std::nullopt;
+                            }));
         f.push_back(text_field("telemetry.service_name", [](Settings& s) -> auto& { return s.telemetry.service_name; }));
         f.push_back(integer_field("telemetry.max_queue_spans", [](Settings& s) -> auto& { return s.telemetry.max_queue_spans; }, 1, 1000000));
         f.push_back(millis_field("telemetry.export_timeout_ms", [](Settings& s) -> auto& { return s.telemetry.export_timeout; }, 10, 600000));
@@ -428,16 +488,8 @@ std::optional<Error> check_consistency(const Settings& s) {
     if (s.delivery.throttle_pause_max < s.delivery.throttle_pause) {
         return Error{"delivery.throttle_pause_max_ms must not be below delivery.throttle_pause_ms"};
     }
-    const auto& otlp = s.telemetry.otlp_endpoint;
-    if (!otlp.empty() && !((otlp.starts_with("http://") && otlp.size() > 7) ||
-                           (otlp.starts_with("https://") && otlp.size() > 8))) {
-        return Error{"telemetry.otlp_endpoint must be an http:// or https:// URL"};
-    }
     if (s.delivery.min_concurrency > s.delivery.concurrency) {
         return Error{"delivery.min_concurrency must not be above delivery.concurrency"};
-    }
-    if (!parse_reply_codes(s.delivery.smtp.transient_replies)) {
-        return Error{"smtp.transient_replies must be a comma-separated list of 5xx reply codes"};
     }
     if (s.delivery.backoff_max < s.delivery.backoff_base) {
         return Error{"delivery.backoff_max_ms must not be below delivery.backoff_base_ms"};
@@ -469,6 +521,36 @@ std::vector<std::string> environment_names() {
         names.push_back(env_name(field.key));
     }
     return names;
+}
+
+std::vector<std::string> process_environment_names() {
+    std::vector<std::string> names;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+        const std::string_view variable{*entry};
+        names.emplace_back(variable.substr(0, variable.find('=')));
+    }
+    return names;
+}
+
+std::optional<std::string> check_environment_names(const std::vector<std::string>& names) {
+    std::vector<std::string> prefixes;
+    for (const auto& field : fields()) {
+        const std::string section = field.key.substr(0, field.key.find('.') + 1);  // "delivery."
+        const std::string prefix = env_name(section);                            // HERALD_DELIVERY_
+        if (std::find(prefixes.begin(), prefixes.end(), prefix) == prefixes.end()) {
+            prefixes.push_back(prefix);
+        }
+    }
+    const auto known = environment_names();
+    for (const std::string& name : names) {
+        const bool in_a_section = std::any_of(prefixes.begin(), prefixes.end(), [&](const auto& p) {
+            return name.starts_with(p);
+        });
+        if (in_a_section && std::find(known.begin(), known.end(), name) == known.end()) {
+            return fmt::format("environment {}: no such setting (see herald config check)", name);
+        }
+    }
+    return std::nullopt;
 }
 
 EnvLookup process_environment() {

@@ -40,6 +40,15 @@ boost::system::result<Settings, std::string> load_settings(const std::string& co
 // Every HERALD_<SECTION>_<KEY> variable load_settings reads.
 std::vector<std::string> environment_names();
 
+// The names of the variables in this process's environment.
+std::vector<std::string> process_environment_names();
+
+// Refuses a variable among `names` that looks like a setting but names none: HERALD_ followed by
+// a settings section (HERALD_DELIVERY_RATE_PER_SEC), like an unknown key in the file. Returns a
+// one-line message naming it; nullopt when there is none. Other HERALD_ variables (the test
+// switches, build scripts' own) are left alone.
+std::optional<std::string> check_environment_names(const std::vector<std::string>& names);
+
 // The effective settings as TOML, with every secret replaced by "***" (or "" when unset).
 std::string describe(const Settings& settings);
 

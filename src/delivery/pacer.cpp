@@ -136,7 +136,8 @@ Allowance Pacer::allowance(int in_flight, Clock::time_point now) {
     if (options_.rate_per_s > 0) {
         const int tokens = whole(tokens_);
         if (tokens < 1) {
-            const double wait_s = (1.0 - tokens_) / options_.rate_per_s;
+            // Cut to an hour, so that no rate, however small, overflows the clock's duration.
+            const double wait_s = std::min((1.0 - tokens_) / options_.rate_per_s, 3600.0);
             allowance.recheck =
                 now +
                 std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s)) +

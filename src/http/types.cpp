@@ -33,7 +33,7 @@ Response problem_response(Status status,
         for (const auto& e : errors) {
             if (e.pointer.empty() && !e.header.empty()) {
                 list.push_back(boost::json::object{{"header", e.header}, {"detail", e.detail}});
-            } else if (e.pointer.empty() && !e.parameter.empty()) {
+            } else if (e.pointer.empty() && (e.in_query || !e.parameter.empty())) {
                 list.push_back(
                     boost::json::object{{"parameter", e.parameter}, {"detail", e.detail}});
             } else {

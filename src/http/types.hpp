@@ -67,6 +67,8 @@ struct FieldProblem {
     std::string detail;
     std::string header = {};
     std::string parameter = {};
+    // It names a query parameter: `parameter` is listed even when empty (a query "?=1").
+    bool in_query = false;
 };
 
 // RFC 9457 application/problem+json: {"type","title","status","detail","errors":[…]}.

@@ -113,13 +113,26 @@ TEST_F(Cli, ConfigCheckRefusesAMailgunProfileWithoutADomainInTheUrl) {
     EXPECT_NE(output_.find("profile = \"mailgun\""), std::string::npos) << output_;
 }
 
-TEST_F(Cli, ServeWarnsAboutAMisspeltEnvironmentVariable) {
+TEST_F(Cli, AMisspeltSettingVariableStopsServeAndConfigCheckNamingIt) {
+    const std::map<std::string, std::string> misspelt{{"HERALD_SERVER_MAX_CONECTIONS", "5"}};
+    const auto check = run_herald({"config", "check"}, "check-misspelt", misspelt);
+    EXPECT_EQ(check.code, 2) << check.describe() << output_;
+    EXPECT_NE(output_.find("HERALD_SERVER_MAX_CONECTIONS"), std::string::npos) << output_;
+    const auto serve = run_herald(
+        {"serve", "--listen", "127.0.0.1:0", "--store", "sqlite:" + (dir() / "m.db").string()},
+        "serve-misspelt",
+        misspelt);
+    EXPECT_EQ(serve.code, 2) << serve.describe() << output_;
+    EXPECT_NE(output_.find("HERALD_SERVER_MAX_CONECTIONS"), std::string::npos) << output_;
+}
+
+TEST_F(Cli, ServeWarnsAboutAnUnknownHeraldVariableOutsideTheSettings) {
     HeraldOptions options;
-    options.env["HERALD_SERVER_MAX_CONECTIONS"] = "5";
+    options.env["HERALD_SERVERS"] = "5";
     auto& herald = start_herald(options);
     EXPECT_NE(herald.logs().find("unknown environment variable ignored"), std::string::npos)
         << herald.logs();
-    EXPECT_NE(herald.logs().find("HERALD_SERVER_MAX_CONECTIONS"), std::string::npos);
+    EXPECT_NE(herald.logs().find("HERALD_SERVERS"), std::string::npos);
 }
 
 }  // namespace

@@ -421,6 +421,10 @@ TEST_F(DeadLetters, RetryWithABadBodyIsRefusedNamingTheField) {
     const auto unknown = action(herald, id, "retry", R"({"priority":1})");
     EXPECT_EQ(unknown.status, 400) << unknown.describe();
     EXPECT_EQ(first_error(unknown, "pointer"), "#/priority");
+    // Nested past the JSON depth limit: the same problem type intake gives.
+    const auto deep = action(herald, id, "retry", std::string(100, '[') + std::string(100, ']'));
+    EXPECT_EQ(deep.status, 400) << deep.describe();
+    EXPECT_EQ(string_at(*deep.json(), "type"), "/problems/json-too-deep") << deep.describe();
     EXPECT_EQ(string_at(*herald.get_notification(id).json(), "status"), "expired");
 }
 
@@ -625,6 +629,15 @@ TEST_F(DeadLetters, ListingRefusesUnknownAndRepeatedParametersNamingThem) {
     auto& herald = start(true);
     expect_parameter_refused(herald, "?sort=asc", "sort");
     expect_parameter_refused(herald, "?limit=1&limit=2", "limit");
+    // A parameter without a name is still named as a parameter (an empty one), not a pointer.
+    const auto nameless = list(herald, "?=1");
+    EXPECT_EQ(nameless.status, 400) << nameless.describe();
+    const auto body = nameless.json();
+    ASSERT_TRUE(body.has_value()) << nameless.describe();
+    const auto* errors = find_at(*body, "errors");
+    ASSERT_NE(errors, nullptr) << nameless.describe();
+    EXPECT_NE(find_at(errors->as_array().at(0), "parameter"), nullptr) << nameless.describe();
+    EXPECT_EQ(find_at(errors->as_array().at(0), "pointer"), nullptr) << nameless.describe();
 }
 
 }  // namespace

@@ -268,12 +268,12 @@ TEST(LoadSettings, ReadsTheRateAsADecimalOrWholeNumberFromEachSource) {
 }
 
 TEST(LoadSettings, RefusesARateThatIsNotAPlainNonNegativeNumber) {
-    for (const std::string value : {"abc", "-1", "1e3", ".5", "5.", "", "nan", "2000000"}) {
+    for (const std::string value :
+         {"abc", "-1", "1e3", ".5", "5.", "", "nan", "2000000", "0.0000000001", "0.0009"}) {
         auto settings = load_settings("", env_of({{"HERALD_DELIVERY_RATE_PER_S", value}}), {});
         ASSERT_FALSE(settings) << value;
         EXPECT_NE(settings.error().find("HERALD_DELIVERY_RATE_PER_S"), std::string::npos);
-        EXPECT_NE(settings.error().find("must be a number from 0 to 1000000"), std::string::npos)
-            << settings.error();
+        EXPECT_NE(settings.error().find("to 1000000"), std::string::npos) << settings.error();
     }
 }
 
@@ -308,8 +308,51 @@ TEST(LoadSettings, ReadsSmtpTransientRepliesAndRefusesAnythingButFiveHundreds) {
     for (const std::string value : {"450", "550,,554", "abc", "550;554", "600", "550,"}) {
         auto bad = load_settings("", env_of({{"HERALD_SMTP_TRANSIENT_REPLIES", value}}), {});
         ASSERT_FALSE(bad) << value;
-        EXPECT_NE(bad.error().find("smtp.transient_replies"), std::string::npos) << bad.error();
+        EXPECT_NE(bad.error().find("HERALD_SMTP_TRANSIENT_REPLIES"), std::string::npos)
+            << bad.error();
+        EXPECT_NE(bad.error().find("5xx reply codes"), std::string::npos) << bad.error();
     }
+}
+
+TEST(LoadSettings, AcceptsTheSmallestRateAndZero) {
+    for (const std::string value : {"0", "0.001", "1000000"}) {
+        auto settings = load_settings("", env_of({{"HERALD_DELIVERY_RATE_PER_S", value}}), {});
+        EXPECT_TRUE(settings) << value << ": " << settings.error();
+    }
+}
+
+TEST(LoadSettings, RefusesAnOtlpEndpointThatIsNotAnHttpUrlNamingTheVariable) {
+    for (const std::string value : {"not a url",
+                                    "http://a b",
+                                    "https://127.0.0.1:99999",
+                                    "http://",
+                                    "ftp://collector",
+                                    "http://:4318",
+                                    "http://h:x"}) {
+        auto settings = load_settings("", env_of({{"OTEL_EXPORTER_OTLP_ENDPOINT", value}}), {});
+        ASSERT_FALSE(settings) << value;
+        EXPECT_NE(settings.error().find("OTEL_EXPORTER_OTLP_ENDPOINT"), std::string::npos)
+            << settings.error();
+    }
+    for (const std::string value :
+         {"http://127.0.0.1:4318", "https://collector.example/otlp", "http://[::1]:4318"}) {
+        auto settings = load_settings("", env_of({{"OTEL_EXPORTER_OTLP_ENDPOINT", value}}), {});
+        EXPECT_TRUE(settings) << value << ": " << settings.error();
+    }
+}
+
+TEST(CheckEnvironmentNames, RefusesAMisspeltSettingVariableAndLeavesOthersAlone) {
+    const auto misspelt = check_environment_names({"PATH", "HERALD_DELIVERY_RATE_PER_SEC"});
+    ASSERT_TRUE(misspelt.has_value());
+    EXPECT_NE(misspelt->find("HERALD_DELIVERY_RATE_PER_SEC"), std::string::npos);
+    EXPECT_FALSE(check_environment_names({"HERALD_DELIVERY_RATE_PER_S",
+                                          "HERALD_LOG_LEVEL",
+                                          "HERALD_DEBUG_BLOCKING_ROUTE",
+                                          "HERALD_BUILD_DIR",
+                                          "HERALD_TEST_JOBS",
+                                          "HOME"})
+                     .has_value());
+    EXPECT_TRUE(check_environment_names({"HERALD_SERVER_LISTN"}).has_value());
 }
 
 }  // namespace

@@ -67,6 +67,19 @@ TEST(Pacer, RateLimitNeverBanksMoreThanTheBurst) {
     EXPECT_EQ(pacer.allowance(0, kStart + std::chrono::hours{1}).sends, 2);
 }
 
+TEST(Pacer, ATinyRateAsksAgainWithinTheHourInsteadOfOverflowing) {
+    PacingOptions options = quiet();
+    options.rate_per_s = 1e-12;
+    options.burst = 1;
+    Pacer pacer(options, highest, kStart);
+    ASSERT_EQ(pacer.allowance(0, kStart).sends, 1);
+    pacer.on_start(false, kStart);
+    const Allowance empty = pacer.allowance(1, kStart);
+    EXPECT_EQ(empty.sends, 0);
+    EXPECT_GT(empty.recheck, kStart);
+    EXPECT_LE(empty.recheck, kStart + std::chrono::hours{1} + milliseconds{1});
+}
+
 TEST(Pacer, SendsInFlightHoldBackNewOnesAtTheConcurrencyLimit) {
     Pacer pacer(quiet(), highest, kStart);
     EXPECT_EQ(pacer.allowance(0, kStart).sends, 4);
