@@ -6,6 +6,7 @@
 # operator would set it. Prints the achieved rate of accepted sends over RATE (goal: at least
 # 0.95) and the number of 429s the provider gave (goal: near zero).
 #   bench/drain.sh [COUNT] [RATE] [PROVIDER_BURST] [HERALD_BURST]
+# HERALD_DRAIN_RATE=0 runs herald with no rate configured, learning one from the 429s.
 # Loopback only; every process it starts is stopped by its pid when it ends.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,6 +14,7 @@ count=${1:-10000}
 rate=${2:-200}
 provider_burst=${3:-20}
 herald_burst=${4:-10}
+herald_rate=${HERALD_DRAIN_RATE:-$rate}  # 0: no rate configured (herald learns one)
 build=${HERALD_BUILD_DIR:-$top/build}
 work=$(mktemp -d)
 pids=()
@@ -43,7 +45,7 @@ port=$(free_port)
 start_herald() {  # PAUSED -> sets $herald_pid
     "$build/src/herald" serve --listen "127.0.0.1:$port" \
         --store "sqlite:$work/herald.db" --transport "http://127.0.0.1:$mock_port/v1/send" \
-        --log-level warn --set "delivery.paused=$1" --set "delivery.rate_per_s=$rate" \
+        --log-level warn --set "delivery.paused=$1" --set "delivery.rate_per_s=$herald_rate" \
         --set "delivery.burst=$herald_burst" >>"$work/herald.log" 2>&1 &
     herald_pid=$!
     pids+=("$herald_pid")
@@ -91,7 +93,7 @@ keys = [c['idempotency_key'] for c in calls if c['answer'] == 200]
 span = (ok[-1] - ok[0]) / 1000 if len(ok) > 1 else float('nan')
 achieved = (len(ok) - 1) / span if len(ok) > 1 else 0
 print(f'drain benchmark: {len(ok)} of $count queued notifications, provider limit $rate/s '
-      f'(burst $provider_burst), herald rate $rate/s (burst $herald_burst), $(nproc) cores')
+      f'(burst $provider_burst), herald rate $herald_rate/s (burst $herald_burst), $(nproc) cores')
 print(f'  first to last accepted send: {span:.2f} s; achieved {achieved:.1f}/s')
 print(f'  achieved rate / provider limit: {achieved / $rate:.3f} (goal >= 0.95)')
 print(f'  429 answers: {throttled} (goal: near zero); sent twice: {len(keys) - len(set(keys))}')

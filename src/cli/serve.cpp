@@ -198,6 +198,7 @@ delivery::DispatcherOptions dispatcher_options(const config::DeliverySettings& d
     delivery::PacingOptions& pacing = options.pacing;
     pacing.rate_per_s = d.rate_per_s;
     pacing.burst = d.burst;
+    pacing.learn_rate = d.learn_rate;
     pacing.adaptive = d.adaptive_concurrency;
     pacing.min_concurrency = d.min_concurrency;
     pacing.breaker_failures = d.breaker_failures;

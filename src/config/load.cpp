@@ -288,6 +288,7 @@ const std::vector<Field>& fields() {
                                 }
                                 return std::nullopt;
                             }));
+        f.push_back(bool_field("delivery.learn_rate", [](Settings& s) -> auto& { return s.delivery.learn_rate; }));
         f.push_back(integer_field("delivery.burst", [](Settings& s) -> auto& { return s.delivery.burst; }, 1, 100000));
         f.push_back(bool_field("delivery.adaptive_concurrency", [](Settings& s) -> auto& { return s.delivery.adaptive_concurrency; }));
         f.push_back(integer_field("delivery.min_concurrency", [](Settings& s) -> auto& { return s.delivery.min_concurrency; }, 1, 10000));

@@ -81,6 +81,7 @@ struct DeliverySettings {
     // Pacing (see delivery::PacingOptions): 0 rate = unlimited.
     double rate_per_s = 0;
     int burst = 5;
+    bool learn_rate = true;  // with no rate set, learn one from the provider's throttling
     bool adaptive_concurrency = true;
     int min_concurrency = 1;
     int breaker_failures = 5;  // 0: no breaker

@@ -280,6 +280,7 @@ void Dispatcher::close_io() {
 void Dispatcher::publish_pacing(std::chrono::steady_clock::time_point now) {
     const PacingLevels levels = pacer_.levels(now);
     observe::Metrics::Pacing pacing;
+    pacing.rate_per_s = levels.rate_per_s;
     pacing.concurrency_limit = levels.concurrency_limit;
     pacing.breaker_state = static_cast<int>(levels.breaker);
     pacing.retry_budget = levels.retry_budget;

@@ -89,7 +89,10 @@ void Pacer::refill(Clock::time_point now) {
     }
     const double elapsed = std::chrono::duration<double>(now - refilled_).count();
     refilled_ = now;
-    tokens_ = std::min<double>(options_.burst, tokens_ + elapsed * options_.rate_per_s);
+    if (learned_rate_ > 0 && now - last_throttle_ > options_.learned_rate_memory) {
+        learned_rate_ = 0;  // no throttle for long: the provider's limit may have moved
+    }
+    tokens_ = std::min<double>(options_.burst, tokens_ + elapsed * rate());
     retry_tokens_ = std::min<double>(options_.retry_burst,
                                      retry_tokens_ + elapsed * options_.retry_floor_per_s);
 }
@@ -133,11 +136,11 @@ Allowance Pacer::allowance(int in_flight, Clock::time_point now) {
     if (sends <= 0) {
         return allowance;  // a send ending frees a slot
     }
-    if (options_.rate_per_s > 0) {
+    if (rate() > 0) {
         const int tokens = whole(tokens_);
         if (tokens < 1) {
             // Cut to an hour, so that no rate, however small, overflows the clock's duration.
-            const double wait_s = std::min((1.0 - tokens_) / options_.rate_per_s, 3600.0);
+            const double wait_s = std::min((1.0 - tokens_) / rate(), 3600.0);
             allowance.recheck =
                 now +
                 std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(wait_s)) +
@@ -153,8 +156,14 @@ Allowance Pacer::allowance(int in_flight, Clock::time_point now) {
 
 void Pacer::on_start(bool retry, Clock::time_point now) {
     refill(now);
-    if (options_.rate_per_s > 0) {
+    if (rate() > 0) {
         tokens_ = std::max(0.0, tokens_ - 1.0);
+    }
+    if (options_.rate_per_s <= 0 && options_.learn_rate) {
+        recent_starts_.push_back(now);
+        while (!recent_starts_.empty() && now - recent_starts_.front() > std::chrono::seconds{1}) {
+            recent_starts_.pop_front();
+        }
     }
     if (retry) {
         retry_tokens_ = std::max(0.0, retry_tokens_ - 1.0);
@@ -243,6 +252,30 @@ PacingChange Pacer::count_failure(bool failed, Clock::time_point now) {
     return PacingChange::breaker_opened;
 }
 
+void Pacer::learn_from_throttle(Clock::time_point started, Clock::time_point now) {
+    if (options_.rate_per_s > 0 || !options_.learn_rate) {
+        return;
+    }
+    last_throttle_ = now;
+    // The least a learned rate falls to: one send every ten seconds still finds out when the
+    // provider is back.
+    constexpr double kFloor = 0.1;
+    if (learned_rate_ <= 0) {
+        while (!recent_starts_.empty() && now - recent_starts_.front() > std::chrono::seconds{1}) {
+            recent_starts_.pop_front();
+        }
+        learned_rate_ = std::max(kFloor, 0.75 * static_cast<double>(recent_starts_.size()));
+        rate_decreased_ = now;
+        tokens_ = std::min(tokens_, 1.0);
+        return;
+    }
+    if (started < rate_decreased_) {
+        return;  // sent at the old rate: that rate has been lowered already
+    }
+    learned_rate_ = std::max(kFloor, learned_rate_ * 0.75);
+    rate_decreased_ = now;
+}
+
 PacingChange Pacer::on_result(const SendResult& result,
                               nanoseconds latency,
                               Clock::time_point now) {
@@ -253,6 +286,7 @@ PacingChange Pacer::on_result(const SendResult& result,
     pause_probe_ = false;
     if (result.outcome == AttemptOutcome::throttled) {
         after_pause_ = true;
+        learn_from_throttle(started, now);
         if (probing_) {
             probing_ = false;  // a throttled probe leaves the breaker half-open for the next one
         }
@@ -280,6 +314,11 @@ PacingChange Pacer::on_result(const SendResult& result,
     }
     throttles_in_a_row_ = 0;
     after_pause_ = false;
+    const bool accepted =
+        result.outcome == AttemptOutcome::sent || result.outcome == AttemptOutcome::permanent;
+    if (learned_rate_ > 0 && accepted) {
+        learned_rate_ += 0.02;  // the provider took it without a throttle: try a little faster
+    }
     const bool failed = is_failure(result.outcome);
     if (options_.adaptive) {
         if (failed) {
@@ -293,6 +332,7 @@ PacingChange Pacer::on_result(const SendResult& result,
 
 PacingLevels Pacer::levels(Clock::time_point now) const {
     PacingLevels levels;
+    levels.rate_per_s = rate();
     levels.concurrency_limit =
         options_.adaptive ? std::floor(limit_) : static_cast<double>(options_.max_concurrency);
     levels.breaker = breaker_state(now);

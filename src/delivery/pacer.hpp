@@ -15,9 +15,16 @@ namespace herald::delivery {
 // switches its mechanism off, so a local maildir can run unpaced.
 struct PacingOptions {
     // Token bucket: at most `rate_per_s` sends start per second on average, at most `burst` at
-    // once after a quiet spell. 0: no rate limit.
+    // once after a quiet spell. 0: no rate limit configured — then, with `learn_rate`, the first
+    // throttle sets one: three quarters of the sends started in the second before it; each later
+    // throttle (of a send started after the previous decrease) takes a quarter off, and every
+    // accepted send adds 0.02/s (about 2 % a second at any rate), so the rate settles just under
+    // what the provider allows. A learned rate is forgotten after `learned_rate_memory` without a
+    // throttle (a single early 429 must not hold a later burst to a crawl).
     double rate_per_s = 0;
     int burst = 5;
+    bool learn_rate = true;
+    std::chrono::milliseconds learned_rate_memory{60000};
 
     // Adaptive concurrency (AIMD): the limit of sends in flight starts at max_concurrency, grows
     // by 1/limit with every send the provider answered promptly, and is multiplied by
@@ -80,6 +87,7 @@ struct Allowance {
 
 // The pacer's state, for metrics and logs.
 struct PacingLevels {
+    double rate_per_s = 0;  // the rate in force, configured or learned; 0: none
     double concurrency_limit = 0;
     BreakerState breaker = BreakerState::closed;
     double retry_budget = 0;
@@ -112,6 +120,8 @@ public:
 
 private:
     void refill(Clock::time_point now);
+    double rate() const { return options_.rate_per_s > 0 ? options_.rate_per_s : learned_rate_; }
+    void learn_from_throttle(Clock::time_point started, Clock::time_point now);
     void decrease(Clock::time_point started, Clock::time_point now);
     void observe_latency(std::chrono::nanoseconds latency, Clock::time_point now);
     PacingChange count_failure(bool failed, Clock::time_point now);
@@ -121,6 +131,10 @@ private:
     UniformRandom random_;
 
     double tokens_ = 0;
+    double learned_rate_ = 0;             // 0 until a throttle teaches one (rate_per_s 0 only)
+    Clock::time_point rate_decreased_{};  // when the learned rate last came down
+    Clock::time_point last_throttle_{};
+    std::deque<Clock::time_point> recent_starts_;  // sends started in the last second
     double retry_tokens_ = 0;
     Clock::time_point refilled_;
 

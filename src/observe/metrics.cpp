@@ -234,6 +234,10 @@ Metrics::Metrics()
       attempts_(counter_family(*registry_,
                                "herald_delivery_attempts_total",
                                "Delivery attempts by transport and outcome")),
+      rate_limit_(gauge_family(*registry_,
+                               "herald_delivery_rate_limit_per_second",
+                               "The send rate in force, configured or learned from the "
+                               "provider's throttling; 0: none")),
       concurrency_limit_(gauge_family(*registry_,
                                       "herald_delivery_concurrency_limit",
                                       "The adaptive limit of sends in flight, by transport")),
@@ -296,6 +300,7 @@ void Metrics::declare_transport(std::string_view transport) {
         attempts_.Add({{"transport", std::string{transport}}, {"outcome", outcome}});
     }
     telemetry_->provider.Add({{"transport", std::string{transport}}}, latency_buckets());
+    rate_limit_.Add(labels);
     concurrency_limit_.Add(labels);
     breaker_state_.Add(labels);
     retry_budget_.Add(labels);
@@ -306,6 +311,7 @@ void Metrics::declare_transport(std::string_view transport) {
 
 void Metrics::set_pacing(std::string_view transport, const Pacing& pacing) {
     const prometheus::Labels labels{{"transport", std::string{transport}}};
+    rate_limit_.Add(labels).Set(pacing.rate_per_s);
     concurrency_limit_.Add(labels).Set(pacing.concurrency_limit);
     breaker_state_.Add(labels).Set(pacing.breaker_state);
     retry_budget_.Add(labels).Set(pacing.retry_budget);

@@ -55,6 +55,8 @@ enum class IntakeOutcome {
 //   herald_http_connections_open                      gauge
 //   herald_intake_waiters                             gauge: requests waiting for their delivery
 //                                                      (Prefer: wait)
+//   herald_delivery_rate_limit_per_second{transport}  gauge: the send rate in force (configured or
+//                                                      learned from throttling); 0: none
 //   herald_delivery_concurrency_limit{transport}      gauge: the adaptive limit of sends in flight
 //   herald_delivery_breaker_state{transport}          gauge: 0 closed, 1 half-open, 2 open
 //   herald_delivery_retry_budget{transport}           gauge: retries the budget allows now
@@ -105,6 +107,7 @@ public:
 
     // The pacing state of one transport's sends (see delivery::Pacer).
     struct Pacing {
+        double rate_per_s = 0;
         double concurrency_limit = 0;
         int breaker_state = 0;  // 0 closed, 1 half-open, 2 open
         double retry_budget = 0;
@@ -179,6 +182,7 @@ public:
 private:
     std::shared_ptr<prometheus::Registry> registry_;
     prometheus::Family<prometheus::Counter>& attempts_;
+    prometheus::Family<prometheus::Gauge>& rate_limit_;
     prometheus::Family<prometheus::Gauge>& concurrency_limit_;
     prometheus::Family<prometheus::Gauge>& breaker_state_;
     prometheus::Family<prometheus::Gauge>& retry_budget_;

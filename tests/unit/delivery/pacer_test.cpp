@@ -30,6 +30,7 @@ PacingOptions quiet() {
     PacingOptions options;
     options.max_concurrency = 4;
     options.adaptive = false;
+    options.learn_rate = false;
     options.breaker_failures = 0;
     options.retry_percent = 100;
     options.retry_floor_per_s = 1000;
@@ -78,6 +79,75 @@ TEST(Pacer, ATinyRateAsksAgainWithinTheHourInsteadOfOverflowing) {
     EXPECT_EQ(empty.sends, 0);
     EXPECT_GT(empty.recheck, kStart);
     EXPECT_LE(empty.recheck, kStart + std::chrono::hours{1} + milliseconds{1});
+}
+
+TEST(Pacer, WithoutARateTheFirstThrottleSetsThreeQuartersOfTheLastSecondsSends) {
+    PacingOptions options = quiet();
+    options.max_concurrency = 1000;
+    options.learn_rate = true;
+    Pacer pacer(options, highest, kStart);
+    EXPECT_EQ(pacer.levels(kStart).rate_per_s, 0);
+    for (int i = 0; i < 40; ++i) {
+        pacer.on_start(false, kStart + milliseconds{i * 25});  // 40 in one second
+    }
+    const Clock::time_point throttled = kStart + milliseconds{1000};
+    pacer.on_result(
+        result_of(AttemptOutcome::throttled, milliseconds{1000}), milliseconds{5}, throttled);
+    EXPECT_DOUBLE_EQ(pacer.levels(throttled).rate_per_s, 30);
+
+    // A send made before that decrease does not lower it again; one made after it does.
+    pacer.on_result(
+        result_of(AttemptOutcome::throttled, milliseconds{1000}), milliseconds{50}, throttled);
+    EXPECT_DOUBLE_EQ(pacer.levels(throttled).rate_per_s, 30);
+    const Clock::time_point later = throttled + milliseconds{2000};
+    pacer.on_result(
+        result_of(AttemptOutcome::throttled, milliseconds{1000}), milliseconds{50}, later);
+    EXPECT_DOUBLE_EQ(pacer.levels(later).rate_per_s, 22.5);
+
+    // Every accepted send adds 0.02/s; a failure does not.
+    pacer.on_result(result_of(AttemptOutcome::sent), milliseconds{5}, later);
+    pacer.on_result(result_of(AttemptOutcome::transient), milliseconds{5}, later);
+    EXPECT_DOUBLE_EQ(pacer.levels(later).rate_per_s, 22.52);
+}
+
+TEST(Pacer, ALearnedRateSpacesTheSendsAndIsForgottenWithoutThrottles) {
+    PacingOptions options = quiet();
+    options.max_concurrency = 1000;
+    options.learn_rate = true;
+    options.learned_rate_memory = milliseconds{60000};
+    Pacer pacer(options, highest, kStart);
+    for (int i = 0; i < 4; ++i) {
+        pacer.on_start(false, kStart);
+    }
+    pacer.on_result(
+        result_of(AttemptOutcome::throttled, milliseconds{1000}), milliseconds{5}, kStart);
+    const Clock::time_point after = pacer.paused_until();
+    ASSERT_EQ(pacer.allowance(0, after).sends, 1);  // the probe
+    pacer.on_start(false, after);
+    pacer.on_result(result_of(AttemptOutcome::sent), milliseconds{5}, after);
+    // Three sends a second learned: the second's tokens are what may go (the probe took one).
+    const Allowance next = pacer.allowance(0, after);
+    ASSERT_EQ(next.sends, 3);
+    for (int i = 0; i < 3; ++i) {
+        pacer.on_start(false, after);
+    }
+    const Allowance spent = pacer.allowance(0, after);
+    EXPECT_EQ(spent.sends, 0);
+    EXPECT_GE(spent.recheck, after + milliseconds{300});  // about a third of a second
+    EXPECT_LE(spent.recheck, after + milliseconds{340});
+    // A minute without a throttle: the learned rate is gone, sends are unlimited again.
+    const Clock::time_point much_later = kStart + milliseconds{62000};
+    EXPECT_EQ(pacer.allowance(0, much_later).sends, 1000);
+    EXPECT_EQ(pacer.levels(much_later).rate_per_s, 0);
+}
+
+TEST(Pacer, AConfiguredRateIsNeverChangedByThrottling) {
+    PacingOptions options = quiet();
+    options.rate_per_s = 10;
+    Pacer pacer(options, highest, kStart);
+    pacer.on_result(
+        result_of(AttemptOutcome::throttled, milliseconds{1000}), milliseconds{5}, kStart);
+    EXPECT_DOUBLE_EQ(pacer.levels(kStart).rate_per_s, 10);
 }
 
 TEST(Pacer, SendsInFlightHoldBackNewOnesAtTheConcurrencyLimit) {
