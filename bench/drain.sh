@@ -16,24 +16,8 @@ provider_burst=${3:-20}
 herald_burst=${4:-10}
 herald_rate=${HERALD_DRAIN_RATE:-$rate}  # 0: no rate configured (herald learns one)
 build=${HERALD_BUILD_DIR:-$top/build}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null "$1" && return 0
-        sleep 0.1
-    done
-    echo "bench: $1 did not come up" >&2
-    return 1
-}
+# shellcheck source=bench/common.sh
+source "$top/bench/common.sh"
 
 mock_port=$(free_port)
 "$build/tools/mockmail/herald-mockmail" --listen "127.0.0.1:$mock_port" \

@@ -10,24 +10,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 duration=${1:-10}
 connections=${2:-64}
 build=${HERALD_BUILD_DIR:-$top/build}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null "$1" && return 0
-        sleep 0.1
-    done
-    echo "bench: $1 did not come up" >&2
-    return 1
-}
+# shellcheck source=bench/common.sh
+source "$top/bench/common.sh"
 cpu_ms() {  # PID -> user+system CPU time consumed so far, in milliseconds
     awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000 / hz}' "/proc/$1/stat"
 }

@@ -4,9 +4,9 @@
 #include "core/await_callback.hpp"
 #include "core/ids.hpp"
 #include "core/time.hpp"
+#include "mail/encoding.hpp"
 
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -45,20 +45,20 @@ Response invalid_query(std::string parameter, std::string detail) {
 // says which status it is in, so a client repeating a request whose answer it lost can tell.
 Response status_conflict(store::Status status, std::string_view action, std::string_view allowed) {
     const std::string current{store::to_string(status)};
-    Response response = http::problem_response(
+    boost::json::object body = http::problem_body(
         Status::conflict,
         "status-conflict",
         "Not possible in the notification's status",
         fmt::format(
             "the notification is {}; only {} notifications can be {}", current, allowed, action));
-    boost::system::error_code ec;
-    auto body = boost::json::parse(response.body(), ec);
-    if (!ec && body.is_object()) {
-        body.as_object()["notification_status"] = current;
-        response.body() = boost::json::serialize(body);
-        response.prepare_payload();
-    }
-    return response;
+    body["notification_status"] = current;
+    return http::problem_response(Status::conflict, body);
+}
+
+// The answer to a retry or cancel the store could not carry out.
+Response change_failure(const boost::system::error_code& ec, const store::Store& store) {
+    return ec == store::make_error_code(store::StoreError::not_found) ? not_found()
+                                                                      : store_failure(ec, store);
 }
 
 int hex_value(char c) {
@@ -100,21 +100,12 @@ std::optional<std::string> percent_decode(std::string_view text) {
 constexpr std::string_view kBase64Url =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+// RFC 4648 §5 without padding: standard base64 with the two URL-unsafe digits swapped.
 std::string base64url(std::string_view bytes) {
-    std::string out;
-    std::uint32_t buffer = 0;
-    int bits = 0;
-    for (unsigned char c : bytes) {
-        buffer = (buffer << 8) | c;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out.push_back(kBase64Url[(buffer >> bits) & 0x3f]);
-        }
-    }
-    if (bits > 0) {
-        out.push_back(kBase64Url[(buffer << (6 - bits)) & 0x3f]);
-    }
+    std::string out = mail::encoding::encode_base64(bytes);
+    out.erase(out.find_last_not_of('=') + 1);
+    std::replace(out.begin(), out.end(), '+', '-');
+    std::replace(out.begin(), out.end(), '/', '_');
     return out;
 }
 
@@ -371,10 +362,7 @@ boost::asio::awaitable<Response> NotificationsApi::retry(http::RequestContext co
     auto changed =
         co_await core::await_call<ChangeResult>(store_, &store::Store::retry, std::move(request));
     if (!changed) {
-        if (changed.error() == store::make_error_code(store::StoreError::not_found)) {
-            co_return not_found();
-        }
-        co_return store_failure(changed.error(), store_);
+        co_return change_failure(changed.error(), store_);
     }
     if (changed->kind == store::StatusChange::Kind::conflict) {
         co_return status_conflict(changed->notification.status, "retried", "failed or expired");
@@ -398,10 +386,7 @@ boost::asio::awaitable<Response> NotificationsApi::cancel(http::RequestContext c
     auto changed =
         co_await core::await_call<ChangeResult>(store_, &store::Store::cancel, std::move(request));
     if (!changed) {
-        if (changed.error() == store::make_error_code(store::StoreError::not_found)) {
-            co_return not_found();
-        }
-        co_return store_failure(changed.error(), store_);
+        co_return change_failure(changed.error(), store_);
     }
     if (changed->kind == store::StatusChange::Kind::conflict) {
         co_return status_conflict(changed->notification.status, "cancelled", "queued or retrying");

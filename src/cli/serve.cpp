@@ -138,9 +138,7 @@ void raise_descriptor_limit(std::size_t max_connections) {
 // A misspelt HERALD_ variable would otherwise be ignored without a word.
 void warn_about_unknown_environment() {
     const auto known = config::environment_names();
-    for (char** entry = environ; *entry != nullptr; ++entry) {
-        const std::string_view variable{*entry};
-        const std::string name{variable.substr(0, variable.find('='))};
+    for (const std::string& name : config::process_environment_names()) {
         const bool other_use = name == "HERALD_CONFIG" || name == "HERALD_API_KEY" ||
                                name.starts_with("HERALD_DEBUG_");
         if (name.starts_with("HERALD_") && !other_use &&

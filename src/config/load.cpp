@@ -86,21 +86,20 @@ std::optional<double> parse_number(const std::string& text) {
 
 template <typename Member>
 Field number_field(std::string key, Member member, double min, double max) {
-    return Field{std::move(key),
-                 false,
-                 [member, min, max](Settings& s, const std::string& v) -> std::optional<Error> {
-                     const auto parsed = parse_number(v);
-                     if (!parsed || *parsed < min || *parsed > max) {
-                         return fmt::format("must be a number from {} to {}", min, max);
-                     }
-                     member(s) = *parsed;
-                     return std::nullopt;
-                 },
-                 [member](const Settings& s) {
-                     return fmt::format("{}", member(const_cast<Settings&>(s)));
-                 },
-                 nullptr,
-                 false};
+    return Field{
+        std::move(key),
+        false,
+        [member, min, max](Settings& s, const std::string& v) -> std::optional<Error> {
+            const auto parsed = parse_number(v);
+            if (!parsed || *parsed < min || *parsed > max) {
+                return fmt::format("must be a number from {} to {}", min, max);
+            }
+            member(s) = *parsed;
+            return std::nullopt;
+        },
+        [member](const Settings& s) { return fmt::format("{}", member(const_cast<Settings&>(s))); },
+        nullptr,
+        false};
 }
 
 template <typename Member>
@@ -176,8 +175,9 @@ Field checked(Field field, std::function<std::optional<Error>(const std::string&
 // http://HOST[:PORT][/PATH] or https://…: a host, a port from 1 to 65535 when given, and no
 // blanks or control characters anywhere.
 bool is_http_url(const std::string& text) {
-    const std::size_t scheme =
-        text.starts_with("http://") ? 7 : text.starts_with("https://") ? 8 : 0;
+    const std::size_t scheme = text.starts_with("http://")    ? 7
+                               : text.starts_with("https://") ? 8
+                                                              : 0;
     if (scheme == 0 || std::any_of(text.begin(), text.end(), [](unsigned char c) {
             return c <= ' ' || c == 0x7f;
         })) {
@@ -537,16 +537,15 @@ std::optional<std::string> check_environment_names(const std::vector<std::string
     std::vector<std::string> prefixes;
     for (const auto& field : fields()) {
         const std::string section = field.key.substr(0, field.key.find('.') + 1);  // "delivery."
-        const std::string prefix = env_name(section);                            // HERALD_DELIVERY_
+        const std::string prefix = env_name(section);  // HERALD_DELIVERY_
         if (std::find(prefixes.begin(), prefixes.end(), prefix) == prefixes.end()) {
             prefixes.push_back(prefix);
         }
     }
     const auto known = environment_names();
     for (const std::string& name : names) {
-        const bool in_a_section = std::any_of(prefixes.begin(), prefixes.end(), [&](const auto& p) {
-            return name.starts_with(p);
-        });
+        const bool in_a_section = std::any_of(
+            prefixes.begin(), prefixes.end(), [&](const auto& p) { return name.starts_with(p); });
         if (in_a_section && std::find(known.begin(), known.end(), name) == known.end()) {
             return fmt::format("environment {}: no such setting (see herald config check)", name);
         }

@@ -16,11 +16,11 @@ Response json_response(Status status, std::string body) {
     return response;
 }
 
-Response problem_response(Status status,
-                          std::string_view type,
-                          std::string_view title,
-                          std::string_view detail,
-                          const std::vector<FieldProblem>& errors) {
+boost::json::object problem_body(Status status,
+                                 std::string_view type,
+                                 std::string_view title,
+                                 std::string_view detail,
+                                 const std::vector<FieldProblem>& errors) {
     boost::json::object body;
     body["type"] = std::string{"/problems/"} + std::string{type};
     body["title"] = title;
@@ -42,9 +42,21 @@ Response problem_response(Status status,
         }
         body["errors"] = std::move(list);
     }
+    return body;
+}
+
+Response problem_response(Status status, const boost::json::object& body) {
     Response response = json_response(status, body);
     response.set(beast_http::field::content_type, "application/problem+json");
     return response;
+}
+
+Response problem_response(Status status,
+                          std::string_view type,
+                          std::string_view title,
+                          std::string_view detail,
+                          const std::vector<FieldProblem>& errors) {
+    return problem_response(status, problem_body(status, type, title, detail, errors));
 }
 
 }  // namespace herald::http

@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include <chrono>
@@ -78,5 +79,14 @@ Response problem_response(Status status,
                           std::string_view title,
                           std::string_view detail,
                           const std::vector<FieldProblem>& errors = {});
+
+// The problem object problem_response() sends, for a caller that adds members of its own (RFC
+// 9457 extension members) before sending it with problem_response(status, body).
+boost::json::object problem_body(Status status,
+                                 std::string_view type,
+                                 std::string_view title,
+                                 std::string_view detail,
+                                 const std::vector<FieldProblem>& errors = {});
+Response problem_response(Status status, const boost::json::object& body);
 
 }  // namespace herald::http

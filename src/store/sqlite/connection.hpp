@@ -96,6 +96,27 @@ private:
     std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, StatementDeleter>> statements_;
 };
 
+// A read transaction (one consistent snapshot) for as long as it lives: BEGIN at construction,
+// COMMIT at destruction unless the connection is no longer in one. begin_result() is BEGIN's
+// result code (SQLITE_DONE when it worked).
+class ReadTransaction {
+public:
+    explicit ReadTransaction(Connection& db) : db_(db), rc_(db.query("BEGIN").run()) {}
+    ReadTransaction(const ReadTransaction&) = delete;
+    ReadTransaction& operator=(const ReadTransaction&) = delete;
+    ~ReadTransaction() {
+        if (!db_.in_autocommit()) {
+            db_.query("COMMIT").run();
+        }
+    }
+
+    int begin_result() const { return rc_; }
+
+private:
+    Connection& db_;
+    int rc_;
+};
+
 // True for the constraint failures that mean "this row exists already".
 bool is_duplicate(int rc);
 

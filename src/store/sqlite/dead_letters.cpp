@@ -11,25 +11,6 @@
 namespace herald::store::sqlite {
 namespace {
 
-// Ends a read transaction opened by the listing, whichever way it returns.
-class Snapshot {
-public:
-    explicit Snapshot(Connection& db) : db_(db), rc_(db.query("BEGIN").run()) {}
-    Snapshot(const Snapshot&) = delete;
-    Snapshot& operator=(const Snapshot&) = delete;
-    ~Snapshot() {
-        if (!db_.in_autocommit()) {
-            db_.query("COMMIT").run();
-        }
-    }
-
-    int begin_result() const { return rc_; }
-
-private:
-    Connection& db_;
-    int rc_;
-};
-
 // One page's ids, newest change first. One sub-select per status, each walking the
 // (status, updated_at, id) index backwards from the cursor and stopping after `limit` rows, so a
 // page costs about statuses × limit index steps however many rows match. Parameters: ?1, ?2 the
@@ -121,7 +102,7 @@ boost::system::result<ListPage> list_notifications(Connection& db, const ListQue
         return page;
     }
 
-    const Snapshot snapshot(db);
+    const ReadTransaction snapshot(db);
     if (snapshot.begin_result() != SQLITE_DONE) {
         return report_failure(db, snapshot.begin_result(), "list");
     }

@@ -25,25 +25,6 @@ Status rescheduled_status(Status requested) {
     return requested == Status::queued ? Status::queued : Status::retrying;
 }
 
-// Ends the read transaction find() opens, whichever way it returns.
-class ReadTransaction {
-public:
-    explicit ReadTransaction(Connection& db) : db_(db), rc_(db.query("BEGIN").run()) {}
-    ReadTransaction(const ReadTransaction&) = delete;
-    ReadTransaction& operator=(const ReadTransaction&) = delete;
-    ~ReadTransaction() {
-        if (!db_.in_autocommit()) {
-            db_.query("COMMIT").run();
-        }
-    }
-
-    int begin_result() const { return rc_; }
-
-private:
-    Connection& db_;
-    int rc_;
-};
-
 }  // namespace
 
 boost::system::error_code report_failure(Connection& db, int rc, std::string_view operation) {
@@ -224,7 +205,8 @@ boost::system::result<std::vector<ClaimedEntry>> claim_due_entries(Connection& d
         }
         auto due = db.query(fmt::format(
             "SELECT o.notification_id, o.lease_owner, o.lease_token, n.client, n.message_id, "
-            "n.payload, n.attempts, n.created_at, n.uncounted_attempts, n.expires_at, n.trace_parent, "
+            "n.payload, n.attempts, n.created_at, n.uncounted_attempts, n.expires_at, "
+            "n.trace_parent, "
             "n.trace_state, o.due_at "
             "FROM outbox o JOIN notifications n ON n.id = o.notification_id "
             "WHERE o.due_at <= ?1 AND (o.lease_owner IS NULL OR o.lease_expires_at <= ?1) "
@@ -334,7 +316,8 @@ boost::system::result<void> record_attempt_outcome(Connection& db, const Attempt
     {
         auto update = db.query(
             "UPDATE notifications SET status = ?2, attempts = ?3, updated_at = ?4, "
-            "last_error = ?5, sent_at = coalesce(?6, sent_at), uncounted_attempts = uncounted_attempts + ?7 "
+            "last_error = ?5, sent_at = coalesce(?6, sent_at), uncounted_attempts = "
+            "uncounted_attempts + ?7 "
             "WHERE id = ?1");
         update.bind(1, record.id)
             .bind(2, to_string(status))
